@@ -1,0 +1,184 @@
+// The settings table and the three-layer loader (TOML, environment, flags).
+#include "cli/node_config.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <toml++/toml.h>
+
+namespace skein::cli {
+
+namespace {
+
+using Error = std::optional<std::string>;
+
+template <class Int>
+Error parse_int(std::string_view text, Int& out, Int min, Int max) {
+  Int value{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || value < min || value > max)
+    return "expected a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", got \"" + std::string(text) + "\"";
+  out = value;
+  return std::nullopt;
+}
+
+Error parse_nonempty(std::string_view text, std::string& out) {
+  if (text.empty()) return "must not be empty";
+  out = std::string(text);
+  return std::nullopt;
+}
+
+Error parse_log_level(std::string_view text, std::string& out) {
+  static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn",
+                                                "error", "critical", "off"};
+  for (auto level : levels) {
+    if (text == level) {
+      out = std::string(text);
+      return std::nullopt;
+    }
+  }
+  return "expected one of trace, debug, info, warn, error, critical, off";
+}
+
+std::vector<Setting> make_settings() {
+  constexpr std::size_t kMaxBytes = 256u * 1024 * 1024;
+  return {
+      {"node.name", "SKEIN_NODE", "--node", "the host name",
+       "This node's name, unique in its mesh; stamped on every event it ingests.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.node_name); }},
+      {"node.data", "SKEIN_DATA", "--data", "./data", "The data directory.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.data_dir); }},
+      {"node.shards", "SKEIN_SHARDS", "--shards", "0",
+       "Event-loop threads (shards); 0 means one per core.",
+       [](NodeConfig& c, std::string_view v) { return parse_int(v, c.shards, 0u, 1024u); }},
+      {"node.ready_file", "SKEIN_READY_FILE", "--ready-file", "(none)",
+       "Once every listener is bound, write their addresses here as JSON.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.ready_file); }},
+      {"node.shutdown_grace_ms", "SKEIN_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", "5000",
+       "On SIGINT/SIGTERM, how long to let work in flight finish.",
+       [](NodeConfig& c, std::string_view v) {
+         long ms = 0;
+         auto error = parse_int(v, ms, 0L, 600000L);
+         if (!error) c.shutdown_grace = std::chrono::milliseconds(ms);
+         return error;
+       }},
+      {"log.level", "SKEIN_LOG_LEVEL", "--log-level", "info",
+       "trace, debug, info, warn, error, critical or off.",
+       [](NodeConfig& c, std::string_view v) { return parse_log_level(v, c.log_level); }},
+      {"http.listen", "SKEIN_HTTP", "--http", "0.0.0.0:8080",
+       "HTTP listener, HOST:PORT (port 0 picks a free one); \"off\" turns HTTP off.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.http_listen); }},
+      {"http.max_event_bytes", "SKEIN_MAX_EVENT_BYTES", "--max-event-bytes", "1048576",
+       "Largest event body accepted; larger publishes get 413.",
+       [kMaxBytes](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.max_event_bytes, std::size_t{1}, kMaxBytes);
+       }},
+      {"http.idle_timeout_s", "SKEIN_HTTP_IDLE_TIMEOUT_S", "--http-idle-timeout-s", "60",
+       "Close a keep-alive connection that sends no request for this long.",
+       [](NodeConfig& c, std::string_view v) {
+         long s = 0;
+         auto error = parse_int(v, s, 1L, 86400L);
+         if (!error) c.http_idle_timeout = std::chrono::seconds(s);
+         return error;
+       }},
+      {"router.subscriber_queue", "SKEIN_SUBSCRIBER_QUEUE", "--subscriber-queue", "10000",
+       "Events queued per direct subscriber before its slow policy applies.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.subscriber_queue, std::size_t{1}, std::size_t{10'000'000});
+       }},
+      {"router.slow_subscriber", "SKEIN_SLOW_SUBSCRIBER", "--slow-subscriber", "disconnect",
+       "When a direct subscriber's queue is full: disconnect it, or drop-oldest.",
+       [](NodeConfig& c, std::string_view v) -> Error {
+         if (core::parse_slow_policy(v, c.slow_policy)) return std::nullopt;
+         return "expected disconnect or drop-oldest";
+       }},
+      {"router.match_cache_entries", "SKEIN_MATCH_CACHE_ENTRIES", "--match-cache-entries",
+       "4096", "Topics whose matches each shard caches.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.match_cache_entries, std::size_t{1}, std::size_t{10'000'000});
+       }},
+  };
+}
+
+std::string default_node_name() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') return host;
+  return "skein";
+}
+
+// TOML values of any scalar type become the same text a flag would carry.
+std::optional<std::string> toml_scalar(const toml::node& node) {
+  if (auto s = node.value<std::string>()) return *s;
+  if (auto i = node.value<std::int64_t>(); i && node.is_integer()) return std::to_string(*i);
+  if (auto b = node.value<bool>(); b && node.is_boolean()) return *b ? "true" : "false";
+  return std::nullopt;
+}
+
+Error apply_toml(NodeConfig& config, const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return "config file " + path + ": " + std::string(e.description()) + " at line " +
+           std::to_string(e.source().begin.line);
+  }
+  for (const auto& [section, node] : table) {
+    const toml::table* inner = node.as_table();
+    if (inner == nullptr)
+      return "config file " + path + ": \"" + std::string(section.str()) + "\" must be a table";
+    for (const auto& [name, value] : *inner) {
+      const std::string key = std::string(section.str()) + "." + std::string(name.str());
+      const Setting* setting = nullptr;
+      for (const auto& s : settings())
+        if (s.key == key) setting = &s;
+      if (setting == nullptr) return "config file " + path + ": unknown setting " + key;
+      auto text = toml_scalar(value);
+      if (!text) return "config file " + path + ": " + key + ": expected a string or number";
+      if (auto error = setting->apply(config, *text))
+        return "config file " + path + ": " + key + ": " + *error;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> table = make_settings();
+  return table;
+}
+
+EnvLookup process_env() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+}
+
+std::variant<NodeConfig, std::string> load_node_config(
+    const std::optional<std::string>& config_file, const EnvLookup& env,
+    const std::map<std::string, std::string>& flags) {
+  NodeConfig config;
+  config.node_name = default_node_name();
+  if (config_file) {
+    if (auto error = apply_toml(config, *config_file)) return *error;
+  }
+  for (const auto& setting : settings()) {
+    if (auto value = env(setting.env)) {
+      if (auto error = setting.apply(config, *value))
+        return "environment " + std::string(setting.env) + ": " + *error;
+    }
+  }
+  for (const auto& setting : settings()) {
+    if (auto it = flags.find(std::string(setting.flag)); it != flags.end()) {
+      if (auto error = setting.apply(config, it->second))
+        return "flag " + std::string(setting.flag) + ": " + *error;
+    }
+  }
+  return config;
+}
+
+}  // namespace skein::cli

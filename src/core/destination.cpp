@@ -1,0 +1,55 @@
+// Bounded per-destination queues and the slow-subscriber policies.
+#include "core/destination.hpp"
+
+namespace skein::core {
+
+bool parse_slow_policy(std::string_view text, SlowPolicy& out) {
+  if (text == "disconnect") {
+    out = SlowPolicy::disconnect;
+    return true;
+  }
+  if (text == "drop-oldest") {
+    out = SlowPolicy::drop_oldest;
+    return true;
+  }
+  return false;
+}
+
+std::string_view to_string(SlowPolicy policy) {
+  return policy == SlowPolicy::disconnect ? "disconnect" : "drop-oldest";
+}
+
+Offer Destination::offer(EventPtr event) {
+  if (closed_) return Offer::closed;
+  Offer result = Offer::queued;
+  if (queue_.size() >= capacity_) {
+    if (policy_ == SlowPolicy::disconnect) {
+      close();
+      return Offer::overflowed;
+    }
+    queue_.pop_front();
+    result = Offer::dropped_oldest;
+  }
+  queue_.push_back(std::move(event));
+  if (queue_.size() == 1) wake();
+  return result;
+}
+
+std::size_t Destination::take(std::deque<EventPtr>& out, std::size_t max) {
+  std::size_t n = 0;
+  while (n < max && !queue_.empty()) {
+    out.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+    ++n;
+  }
+  return n;
+}
+
+void Destination::close() {
+  if (closed_) return;
+  closed_ = true;
+  queue_.clear();
+  wake();
+}
+
+}  // namespace skein::core

@@ -1,0 +1,184 @@
+// The subscription index: a trie of topic levels that maps filters to
+// subscribers and answers "who wants this topic?" (DESIGN.md §1, §5).
+//
+// Each node has a hash map of literal levels, a branch for '*', a hash map of
+// prefix levels ("ab*" stored under "ab"), the subscribers whose filter ends at
+// the node, and the subscribers of a '>' that follows the node. Matching walks
+// the topic's levels once, following at most literal + star + the prefixes of
+// the level at each step, so its cost grows with the topic's depth and the
+// number of wildcard branches on its path, not with the number of filters.
+//
+// The index is single-threaded and knows nothing of shards: SubscriptionTable
+// (subscription_table.hpp) makes it readable from every shard without locks.
+// One index type serves the router, MQTT sessions and the mesh registry, each
+// with its own subscriber type `Sub` (equality-comparable, hashable, ordered).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/topic_names.hpp"
+
+namespace skein::core {
+
+namespace detail {
+// Hash and equality that let unordered_map<std::string, ...> be searched with a
+// string_view, so matching allocates nothing.
+struct LevelHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+struct LevelEqual {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+};
+}  // namespace detail
+
+template <class Sub>
+class SubscriptionIndex {
+ public:
+  SubscriptionIndex() : root_(std::make_unique<Node>()) {}
+  SubscriptionIndex(SubscriptionIndex&&) noexcept = default;
+  SubscriptionIndex& operator=(SubscriptionIndex&&) noexcept = default;
+
+  // Adds `sub` under `filter`, which must have passed check_filter.
+  // Returns false (and changes nothing) when that pair is already present.
+  bool insert(std::string_view filter, const Sub& sub) {
+    Node* node = root_.get();
+    bool tail = false;
+    for (std::string_view level : split_levels(filter)) {
+      if (level == ">") {
+        tail = true;
+        break;
+      }
+      node = &child_for_insert(*node, level);
+    }
+    auto& subs = tail ? node->tail_subs : node->exact_subs;
+    if (std::find(subs.begin(), subs.end(), sub) != subs.end()) return false;
+    subs.push_back(sub);
+    ++size_;
+    return true;
+  }
+
+  // Removes `sub` from `filter`; prunes nodes left empty. Returns false when
+  // the pair was not present.
+  bool remove(std::string_view filter, const Sub& sub) {
+    auto levels = split_levels(filter);
+    bool removed = remove_at(*root_, levels, 0, sub);
+    if (removed) --size_;
+    return removed;
+  }
+
+  // Appends to `out` every subscriber with a filter matching `topic` (a valid
+  // topic), each once, in no particular order.
+  void match(std::string_view topic, std::vector<Sub>& out) const {
+    const std::size_t first = out.size();
+    match_at(*root_, topic, /*first_level=*/true, out);
+    // A subscriber with several overlapping filters appears once.
+    if (out.size() - first > 1) {
+      std::sort(out.begin() + first, out.end());
+      out.erase(std::unique(out.begin() + first, out.end()), out.end());
+    }
+  }
+
+  // Number of (filter, subscriber) pairs.
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+ private:
+  struct Node;
+  using Children =
+      std::unordered_map<std::string, std::unique_ptr<Node>, detail::LevelHash, detail::LevelEqual>;
+  struct Node {
+    Children literal;
+    std::unique_ptr<Node> star;
+    Children prefix;  // "ab*" is stored under "ab"
+    std::vector<Sub> exact_subs;
+    std::vector<Sub> tail_subs;  // filters that continue with a final ">"
+
+    bool empty() const {
+      return literal.empty() && !star && prefix.empty() && exact_subs.empty() && tail_subs.empty();
+    }
+  };
+
+  static Node& child_in(Children& map, std::string_view key) {
+    auto it = map.find(key);
+    if (it == map.end()) it = map.emplace(std::string(key), std::make_unique<Node>()).first;
+    return *it->second;
+  }
+
+  static Node& child_for_insert(Node& node, std::string_view level) {
+    if (level == "*") {
+      if (!node.star) node.star = std::make_unique<Node>();
+      return *node.star;
+    }
+    if (level.back() == '*') return child_in(node.prefix, level.substr(0, level.size() - 1));
+    return child_in(node.literal, level);
+  }
+
+  // Recursive so that emptied nodes can be pruned on the way back up.
+  bool remove_at(Node& node, const std::vector<std::string_view>& levels, std::size_t i,
+                 const Sub& sub) {
+    if (i == levels.size() || levels[i] == ">") {
+      auto& subs = i == levels.size() ? node.exact_subs : node.tail_subs;
+      auto it = std::find(subs.begin(), subs.end(), sub);
+      if (it == subs.end()) return false;
+      *it = std::move(subs.back());
+      subs.pop_back();
+      return true;
+    }
+    std::string_view level = levels[i];
+    if (level == "*") {
+      if (!node.star || !remove_at(*node.star, levels, i + 1, sub)) return false;
+      if (node.star->empty()) node.star.reset();
+      return true;
+    }
+    bool is_prefix = level.back() == '*';
+    Children& map = is_prefix ? node.prefix : node.literal;
+    std::string_view key = is_prefix ? level.substr(0, level.size() - 1) : level;
+    auto it = map.find(key);
+    if (it == map.end() || !remove_at(*it->second, levels, i + 1, sub)) return false;
+    if (it->second->empty()) map.erase(it);
+    return true;
+  }
+
+  // `rest` is the part of the topic not consumed yet ("" once every level is).
+  // Safe to run from several threads at once: it reads the trie and nothing else.
+  static void match_at(const Node& node, std::string_view rest, bool first_level,
+                       std::vector<Sub>& out) {
+    if (rest.empty()) {
+      out.insert(out.end(), node.exact_subs.begin(), node.exact_subs.end());
+      return;
+    }
+    const std::size_t slash = rest.find('/');
+    const std::string_view level = rest.substr(0, slash);
+    const std::string_view after = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+    // Wildcards at the first level never match reserved ('$') topics, as in MQTT.
+    const bool wildcards_apply = !(first_level && is_reserved(level));
+    // '>' needs at least one more level, and there is one.
+    if (wildcards_apply) out.insert(out.end(), node.tail_subs.begin(), node.tail_subs.end());
+    if (auto it = node.literal.find(level); it != node.literal.end())
+      match_at(*it->second, after, false, out);
+    if (!wildcards_apply) return;
+    if (node.star) match_at(*node.star, after, false, out);
+    if (!node.prefix.empty()) {
+      for (std::size_t n = 1; n <= level.size(); ++n) {
+        if (auto it = node.prefix.find(level.substr(0, n)); it != node.prefix.end())
+          match_at(*it->second, after, false, out);
+      }
+    }
+  }
+
+  std::unique_ptr<Node> root_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace skein::core

@@ -1,0 +1,185 @@
+// The request loop: header first (so that limits are enforced before a body
+// is read and "Expect: 100-continue" is honoured), then the body, then the
+// endpoint.
+#include "http/http_connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <spdlog/spdlog.h>
+
+#include "http/json_error.hpp"
+#include "http/metrics_endpoint.hpp"
+#include "http/publish_endpoint.hpp"
+#include "http/request_target.hpp"
+#include "http/sse_endpoint.hpp"
+#include "http/websocket_endpoint.hpp"
+
+namespace skein::http {
+
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+
+Response make_response(const Request& request, bhttp::status status, std::string body,
+                       std::string_view content_type) {
+  Response response(status, request.version());
+  response.set(bhttp::field::server, kServerName);
+  response.set(bhttp::field::content_type, content_type);
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+HttpConnection::HttpConnection(HttpContext& context, unsigned shard, asio::ip::tcp::socket socket)
+    : context_(context), shard_(shard), stream_(std::move(socket)) {}
+
+void HttpConnection::request_stop() {
+  stopping_ = true;
+  if (streaming_) {
+    streaming_->finish();
+  } else if (waiting_for_request_) {
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
+  }
+}
+
+asio::awaitable<void> HttpConnection::run() {
+  for (;;) {
+    Next next = co_await serve_one();
+    if (next == Next::handed_over) co_return;
+    if (next == Next::close || stopping_) break;
+  }
+  close_gracefully();
+}
+
+void HttpConnection::close_gracefully() {
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.socket().close(ignored);
+}
+
+asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
+  bhttp::request_parser<bhttp::string_body> parser;
+  parser.header_limit(static_cast<std::uint32_t>(context_.settings.max_header_bytes));
+  parser.body_limit(context_.settings.max_event_bytes);
+
+  waiting_for_request_ = true;
+  stream_.expires_after(context_.settings.idle_timeout);
+  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser,
+                                                   as_tuple(use_awaitable));
+  waiting_for_request_ = false;
+  if (ec == bhttp::error::header_limit) {
+    Request dummy;
+    co_await refuse_and_close(dummy, bhttp::status::request_header_fields_too_large,
+                              json_error("header_too_large", "request header is too large"));
+    co_return Next::close;
+  }
+  if (ec) co_return Next::close;  // the client went, timed out, or sent garbage
+
+  Request& header = parser.get();
+  auto target = parse_request_target(header.target());
+  if (!target) {
+    co_await refuse_and_close(header, bhttp::status::bad_request,
+                              json_error("bad_target", "the request target is not a valid path"));
+    co_return Next::close;
+  }
+
+  if (target->path == "/v1/subscribe" && header.method() == bhttp::verb::get) {
+    auto subscribe = parse_subscribe_request(*target, context_.settings);
+    if (!subscribe.request) co_return co_await reply(
+        make_response(header, bhttp::status::bad_request, subscribe.error_body));
+    if (boost::beast::websocket::is_upgrade(header)) {
+      co_await serve_websocket(context_, shard_, std::move(stream_), parser.release(),
+                               std::move(*subscribe.request), streaming_);
+    } else {
+      co_await serve_sse(context_, shard_, stream_, std::move(*subscribe.request), streaming_);
+      close_gracefully();
+    }
+    co_return Next::handed_over;
+  }
+
+  if (auto length = parser.content_length();
+      length && *length > context_.settings.max_event_bytes) {
+    co_await refuse_and_close(
+        header, bhttp::status::payload_too_large,
+        json_error("too_large", "the body is over the limit of " +
+                                    std::to_string(context_.settings.max_event_bytes) +
+                                    " bytes (http.max_event_bytes)"));
+    co_return Next::close;
+  }
+  if (auto expect = header.find(bhttp::field::expect);
+      expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
+    bhttp::response<bhttp::empty_body> proceed(bhttp::status::continue_, header.version());
+    auto [wec, wn] = co_await bhttp::async_write(stream_, proceed, as_tuple(use_awaitable));
+    if (wec) co_return Next::close;
+  }
+  std::tie(ec, n) = co_await bhttp::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+  if (ec == bhttp::error::body_limit) {
+    co_await refuse_and_close(
+        parser.get(), bhttp::status::payload_too_large,
+        json_error("too_large", "the body is over the limit of " +
+                                    std::to_string(context_.settings.max_event_bytes) +
+                                    " bytes (http.max_event_bytes)"));
+    co_return Next::close;
+  }
+  if (ec) co_return Next::close;
+  co_return co_await reply(route(parser.get(), target->path));
+}
+
+Response HttpConnection::route(const Request& request, const std::string& path) {
+  const auto method = request.method();
+  if (path.starts_with(kTopicsPrefix)) {
+    if (method != bhttp::verb::post) {
+      auto response = make_response(request, bhttp::status::method_not_allowed,
+                                    json_error("method_not_allowed", "use POST to publish"));
+      response.set(bhttp::field::allow, "POST");
+      return response;
+    }
+    return handle_publish(context_, shard_, request, std::string_view(path).substr(kTopicsPrefix.size()));
+  }
+  const bool get = method == bhttp::verb::get;
+  if (get && path == "/healthz") return handle_healthz(request);
+  if (get && path == "/readyz") return handle_readyz(context_, request);
+  if (get && path == "/metrics") return handle_metrics(context_, request);
+  return make_response(request, bhttp::status::not_found,
+                       json_error("not_found", "no such endpoint: " + path));
+}
+
+asio::awaitable<HttpConnection::Next> HttpConnection::reply(Response response) {
+  context_.counters.count_response(response.result_int());
+  const bool keep_alive = response.keep_alive() && !stopping_;
+  response.keep_alive(keep_alive);
+  auto [ec, n] = co_await bhttp::async_write(stream_, response, as_tuple(use_awaitable));
+  co_return (ec || !keep_alive) ? Next::close : Next::keep_going;
+}
+
+// Answers, then reads and discards what the client still sends for a moment,
+// so that closing does not reset the connection before it reads the answer.
+asio::awaitable<void> HttpConnection::refuse_and_close(const Request& request,
+                                                       bhttp::status status, std::string body) {
+  Response response = make_response(request, status, std::move(body));
+  response.keep_alive(false);
+  context_.counters.count_response(response.result_int());
+  stream_.expires_after(std::chrono::seconds(5));
+  auto [ec, n] = co_await bhttp::async_write(stream_, response, as_tuple(use_awaitable));
+  if (ec) co_return;
+  beast::error_code ignored;
+  stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  stream_.expires_after(std::chrono::seconds(2));
+  char scratch[16 * 1024];
+  std::size_t discarded = 0;
+  while (discarded < 8 * context_.settings.max_event_bytes) {
+    auto [rec, rn] = co_await stream_.async_read_some(asio::buffer(scratch),
+                                                      as_tuple(use_awaitable));
+    if (rec) break;
+    discarded += rn;
+  }
+}
+
+}  // namespace skein::http

@@ -1,0 +1,50 @@
+// HttpConnection: one accepted TCP connection on its shard. Reads requests one
+// after another (keep-alive, pipelining), answers each through the endpoint
+// for its path, and hands the connection over to a stream (SSE, WebSocket)
+// when a subscription asks for one. Owned by the coroutine that runs it; the
+// server keeps a non-owning pointer per shard so that it can ask it to stop.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <memory>
+
+#include "http/http_context.hpp"
+#include "http/http_types.hpp"
+#include "http/stream_subscriber.hpp"
+
+namespace skein::http {
+
+class HttpConnection {
+ public:
+  HttpConnection(HttpContext& context, unsigned shard, boost::asio::ip::tcp::socket socket);
+
+  boost::asio::awaitable<void> run();
+
+  // On the connection's shard: finish the request in progress (or the
+  // queued events of a stream), then close.
+  void request_stop();
+
+ private:
+  // What to do after a request has been answered.
+  enum class Next { keep_going, close, handed_over };
+
+  boost::asio::awaitable<Next> serve_one();
+  boost::asio::awaitable<Next> reply(Response response);
+  boost::asio::awaitable<void> refuse_and_close(const Request& request, bhttp::status status,
+                                                std::string body);
+  Response route(const Request& request, const std::string& path);
+  void close_gracefully();
+
+  HttpContext& context_;
+  const unsigned shard_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  bool waiting_for_request_ = false;
+  bool stopping_ = false;
+  std::shared_ptr<StreamSubscriber> streaming_;
+};
+
+}  // namespace skein::http

@@ -1,0 +1,53 @@
+// What every HTTP handler may use: the node's shards, router and subscription
+// service, the limits from configuration, and the HTTP face's own counters.
+// One HttpContext per node, shared by all shards (it holds only references,
+// settings fixed at start, and atomics).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+
+#include "core/destination.hpp"
+#include "core/router.hpp"
+#include "runtime/loop_lag_probe.hpp"
+#include "runtime/shard_pool.hpp"
+#include "runtime/subscription_service.hpp"
+
+namespace skein::http {
+
+struct HttpSettings {
+  std::size_t max_event_bytes = 1024 * 1024;  // larger publish bodies get 413
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds idle_timeout{60};        // a keep-alive connection with no request
+  std::size_t subscriber_queue = 10000;         // events queued per subscriber
+  core::SlowPolicy slow_policy = core::SlowPolicy::disconnect;
+  std::chrono::seconds sse_keepalive{15};       // comment line sent on an idle stream
+};
+
+struct HttpCounters {
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> subscribers_open{0};
+  // Responses by status class: index 1 = 1xx ... 5 = 5xx.
+  std::array<std::atomic<std::uint64_t>, 6> responses{};
+
+  void count_response(unsigned status) {
+    responses[status / 100 < 6 ? status / 100 : 0].fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+struct HttpContext {
+  runtime::ShardPool& pool;
+  core::Router& router;
+  runtime::SubscriptionService& subscriptions;
+  runtime::LoopLagProbe& loop_lag;
+  HttpSettings settings;
+  HttpCounters counters;
+  std::atomic<bool> ready{false};     // /readyz: listening and not draining
+  std::atomic<bool> draining{false};  // shutting down: finish, take nothing new
+};
+
+}  // namespace skein::http

@@ -1,0 +1,50 @@
+// StreamSubscriber: the destination behind one SSE or WebSocket subscription.
+//
+// Lives on the shard of its connection. The router offers events to it there;
+// the connection's writer waits in next_batch() until events are queued, the
+// keep-alive interval passes, or the subscriber closes (slow-consumer
+// overflow, client gone) or finishes (node shutdown: queued events are still
+// written). When it closes, the connection's
+// socket is aborted so that a writer stuck on a stalled client wakes up too.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+
+#include "core/destination.hpp"
+
+namespace skein::http {
+
+class StreamSubscriber final : public core::Destination {
+ public:
+  StreamSubscriber(unsigned home_shard, boost::asio::any_io_executor executor,
+                   std::size_t capacity, core::SlowPolicy policy);
+
+  // Waits until events are queued, `idle` passes or the subscriber closes, then
+  // moves up to `max` events into `out`. Returns false once closed, or once
+  // finishing with nothing left to write.
+  boost::asio::awaitable<bool> next_batch(std::deque<core::EventPtr>& out, std::size_t max,
+                                          std::chrono::steady_clock::duration idle);
+
+  // Node shutdown: let the writer send what is queued, then report the end.
+  void finish();
+  bool finishing() const { return finishing_; }
+
+  // What to do to the connection when the subscriber closes. Reset it (pass
+  // nullptr) before the connection goes away.
+  void on_close(std::function<void()> abort) { abort_ = std::move(abort); }
+
+ protected:
+  void wake() override;
+
+ private:
+  boost::asio::steady_timer timer_;
+  std::function<void()> abort_;
+  bool finishing_ = false;
+};
+
+}  // namespace skein::http

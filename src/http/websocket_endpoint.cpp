@@ -1,0 +1,81 @@
+// The WebSocket writer and reader of a subscription.
+#include "http/websocket_endpoint.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+
+#include "http/event_encoding.hpp"
+#include "http/subscriber_lifetime.hpp"
+
+namespace skein::http {
+
+namespace asio = boost::asio;
+namespace websocket = boost::beast::websocket;
+using namespace boost::asio::experimental::awaitable_operators;
+using WebSocket = websocket::stream<beast::tcp_stream>;
+
+namespace {
+constexpr std::size_t kBatch = 256;
+
+asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) {
+  std::deque<core::EventPtr> batch;
+  // The WebSocket layer pings on its own; the idle wait only bounds how long
+  // a finish() can go unnoticed.
+  while (co_await subscriber.next_batch(batch, kBatch, std::chrono::seconds(30))) {
+    for (const auto& event : batch) {
+      std::string json = to_json(*event);
+      auto [ec, n] = co_await ws.async_write(asio::buffer(json),
+                                             asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+    batch.clear();
+  }
+  if (subscriber.finishing() && !subscriber.closed()) {
+    co_await ws.async_close(websocket::close_code::going_away,
+                            asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+asio::awaitable<void> read_until_closed(WebSocket& ws) {
+  beast::flat_buffer buffer;
+  for (;;) {
+    auto [ec, n] = co_await ws.async_read(buffer, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    buffer.clear();
+  }
+}
+}  // namespace
+
+asio::awaitable<void> serve_websocket(HttpContext& context, unsigned shard,
+                                      beast::tcp_stream stream, Request upgrade,
+                                      SubscribeRequest subscribe,
+                                      std::shared_ptr<StreamSubscriber>& active) {
+  WebSocket ws(std::move(stream));
+  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(bhttp::field::server, kServerName);
+  }));
+  ws.read_message_max(64 * 1024);
+  auto filters = subscribe.filters;
+  auto subscriber =
+      co_await open_subscriber(context, shard, ws.get_executor(), std::move(subscribe));
+  active = subscriber;
+  subscriber->on_close([&ws] {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().cancel(ignored);
+  });
+  auto [ec] = co_await ws.async_accept(upgrade, asio::as_tuple(asio::use_awaitable));
+  context.counters.count_response(101);
+  if (!ec) {
+    ws.text(true);
+    co_await (write_events(ws, *subscriber) || read_until_closed(ws));
+  }
+  active.reset();
+  co_await close_subscriber(context, std::move(subscriber), std::move(filters));
+}
+
+}  // namespace skein::http

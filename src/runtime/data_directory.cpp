@@ -1,0 +1,37 @@
+// Creating and locking the data directory.
+#include "runtime/data_directory.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+namespace skein::runtime {
+
+DataDirectory::DataDirectory(std::string path) : path_(std::move(path)) {
+  std::error_code ec;
+  std::filesystem::create_directories(path_, ec);
+  if (ec) throw std::runtime_error("data directory " + path_ + ": " + ec.message());
+  const std::string lock_path = path_ + "/.lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0)
+    throw std::runtime_error("data directory " + path_ + ": " + std::strerror(errno));
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int error = errno;
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (error == EWOULDBLOCK)
+      throw std::runtime_error("data directory " + path_ + " is in use by another skein process");
+    throw std::runtime_error("data directory " + path_ + ": " + std::strerror(error));
+  }
+}
+
+DataDirectory::~DataDirectory() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+}  // namespace skein::runtime

@@ -1,0 +1,26 @@
+// DataDirectory: the node's data directory, created if missing and locked for
+// the life of the process (flock on <dir>/.lock) so that two nodes never
+// share one by mistake.
+#pragma once
+
+#include <string>
+
+namespace skein::runtime {
+
+class DataDirectory {
+ public:
+  // Throws std::runtime_error saying why when the directory cannot be
+  // created, or is locked by another process.
+  explicit DataDirectory(std::string path);
+  ~DataDirectory();
+  DataDirectory(const DataDirectory&) = delete;
+  DataDirectory& operator=(const DataDirectory&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace skein::runtime
