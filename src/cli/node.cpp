@@ -61,9 +61,14 @@ void Node::stop() {
   spdlog::info("node {} stopped", config_.node_name);
 }
 
+std::optional<std::string> Node::http_address() const {
+  if (!http_) return std::nullopt;
+  return format_endpoint(http_->bound());
+}
+
 std::string Node::bound_addresses_json() const {
   nlohmann::json faces = nlohmann::json::object();
-  if (http_) faces["http"] = format_endpoint(http_->bound());
+  if (auto http = http_address()) faces["http"] = *http;
   return faces.dump();
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,8 @@ class Node {
 
   // {"http": "127.0.0.1:41234", ...}: one key per face that is on.
   std::string bound_addresses_json() const;
+  // "0.0.0.0:8080" when the HTTP face is on.
+  std::optional<std::string> http_address() const;
 
  private:
   NodeConfig config_;

@@ -27,6 +27,21 @@ void write_ready_file(const std::string& path, const std::string& json) {
   if (ec) throw std::runtime_error("cannot write ready file " + path + ": " + ec.message());
 }
 
+// A human hint on stdout: where the node answers and how to try it.
+void print_where_to_connect(const Node& node) {
+  auto http = node.http_address();
+  if (!http) return;
+  std::string url = "http://" + (http->starts_with("0.0.0.0:") ? "127.0.0.1" + http->substr(7)
+                                                               : *http);
+  std::printf(
+      "skein is serving HTTP on %s\n"
+      "  subscribe: curl -N '%s/v1/subscribe?filter=demo/>'\n"
+      "  publish:   curl -d 'hello' %s/v1/topics/demo/hello\n"
+      "  metrics:   curl %s/metrics\n",
+      http->c_str(), url.c_str(), url.c_str(), url.c_str());
+  std::fflush(stdout);
+}
+
 void setup_logging(const std::string& level) {
   auto logger = spdlog::stderr_color_mt("skein");
   spdlog::set_default_logger(logger);
@@ -60,6 +75,7 @@ int run_serve(const std::optional<std::string>& config_file,
     const std::string addresses = node.bound_addresses_json();
     if (!config.ready_file.empty()) write_ready_file(config.ready_file, addresses);
     spdlog::info("listening: {}", addresses);
+    print_where_to_connect(node);
 
     int received = 0;
     sigwait(&stop_signals, &received);

@@ -4,6 +4,7 @@
 
 #include <boost/url/parse.hpp>
 #include <boost/url/src.hpp>
+#include <cctype>
 
 namespace skein::http {
 
@@ -21,7 +22,37 @@ std::optional<std::string> RequestTarget::last(std::string_view name) const {
   return found;
 }
 
-std::optional<RequestTarget> parse_request_target(std::string_view target) {
+namespace {
+// Characters RFC 3986 allows unencoded in a path or query (with '%' for
+// escapes already there).
+bool allowed_in_target(unsigned char c) {
+  if (std::isalnum(c)) return true;
+  static constexpr std::string_view kAllowed = "-._~!$&'()*+,;=:@/?%";
+  return kAllowed.find(static_cast<char>(c)) != std::string_view::npos;
+}
+
+// Clients such as curl send what the user typed: `filter=orders/*/us/>`
+// arrives with a raw '>'. Encode such bytes rather than refuse the request;
+// a malformed escape ("%zz") is still an error.
+std::string encode_stray_bytes(std::string_view target) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(target.size());
+  for (unsigned char c : target) {
+    if (allowed_in_target(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+}  // namespace
+
+std::optional<RequestTarget> parse_request_target(std::string_view raw_target) {
+  const std::string target = encode_stray_bytes(raw_target);
   auto parsed = boost::urls::parse_origin_form(target);
   if (!parsed) return std::nullopt;
   RequestTarget result;

@@ -105,3 +105,17 @@ def test_reserved_topics_are_not_matched_by_first_level_wildcards(node):
     status, body, _ = node.publish("$sys/x", b"x")
     assert status == 400 and json.loads(body)["rule"] == "reserved_prefix"
     sub.close()
+
+
+def test_filters_typed_raw_in_the_url_work_as_curl_sends_them(node):
+    # curl sends `>` and `*` as typed; the node encodes such stray bytes itself.
+    import subprocess
+    curl = subprocess.Popen(["curl", "-s", "-N", "--max-time", "20",
+                             f"{node.url}/v1/subscribe?filter=raw/*/us/>"],
+                            stdout=subprocess.PIPE)
+    assert curl.stdout.readline() == b": subscribed\n"
+    node.publish("raw/new/us/1", b"typed")
+    lines = [curl.stdout.readline() for _ in range(5)]
+    curl.kill()
+    curl.wait()
+    assert b"event: raw/new/us/1\n" in lines and b"data: typed\n" in lines
