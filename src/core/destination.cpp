@@ -21,6 +21,7 @@ std::string_view to_string(SlowPolicy policy) {
 
 Offer Destination::offer(EventPtr event) {
   if (closed_) return Offer::closed;
+  const bool was_empty = queue_.empty();
   Offer result = Offer::queued;
   if (queue_.size() >= capacity_) {
     if (policy_ == SlowPolicy::disconnect) {
@@ -31,7 +32,7 @@ Offer Destination::offer(EventPtr event) {
     result = Offer::dropped_oldest;
   }
   queue_.push_back(std::move(event));
-  if (queue_.size() == 1) wake();
+  if (was_empty) wake();
   return result;
 }
 

@@ -35,7 +35,8 @@ class MatchCache {
 
   const std::vector<Sub>& insert(std::string_view topic, std::vector<Sub> subs,
                                  std::uint64_t generation) {
-    if (generation != generation_ || entries_.size() >= max_entries_) {
+    if (generation != generation_ ||
+        (entries_.size() >= max_entries_ && !entries_.contains(topic))) {
       entries_.clear();
       generation_ = generation;
     }

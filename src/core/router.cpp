@@ -37,9 +37,9 @@ std::size_t Router::publish(unsigned shard, const EventPtr& event) {
   const std::uint64_t generation = table_.generation();
   const std::vector<DestinationPtr>* matched = local.cache.find(event->topic, generation);
   if (matched == nullptr) {
-    local.scratch.clear();
-    table_.readable().match(event->topic, local.scratch);
-    matched = &local.cache.insert(event->topic, local.scratch, generation);
+    std::vector<DestinationPtr> found;
+    table_.readable().match(event->topic, found);
+    matched = &local.cache.insert(event->topic, std::move(found), generation);
   }
   if (matched->empty()) bump(local.counters.unmatched);
   for (const DestinationPtr& destination : *matched) {

@@ -77,7 +77,6 @@ class Router {
   struct PerShard {
     MatchCache<DestinationPtr> cache;
     RouterCounters counters;
-    std::vector<DestinationPtr> scratch;
     explicit PerShard(std::size_t entries) : cache(entries) {}
   };
 

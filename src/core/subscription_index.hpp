@@ -46,6 +46,7 @@ template <class Sub>
 class SubscriptionIndex {
  public:
   SubscriptionIndex() : root_(std::make_unique<Node>()) {}
+  // A moved-from index holds no trie: assign to it before using it again.
   SubscriptionIndex(SubscriptionIndex&&) noexcept = default;
   SubscriptionIndex& operator=(SubscriptionIndex&&) noexcept = default;
 

@@ -64,6 +64,9 @@ asio::awaitable<void> serve_sse(HttpContext& context, unsigned shard, beast::tcp
   auto subscriber = co_await open_subscriber(context, shard, stream.get_executor(),
                                              std::move(subscribe));
   active = subscriber;
+  // A stop that came while the subscription was being set up finds no
+  // subscriber to finish: honour it here.
+  if (context.draining.load()) subscriber->finish();
   subscriber->on_close([&stream] {
     beast::error_code ignored;
     stream.socket().cancel(ignored);

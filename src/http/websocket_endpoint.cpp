@@ -64,6 +64,9 @@ asio::awaitable<void> serve_websocket(HttpContext& context, unsigned shard,
   auto subscriber =
       co_await open_subscriber(context, shard, ws.get_executor(), std::move(subscribe));
   active = subscriber;
+  // A stop that came while the subscription was being set up finds no
+  // subscriber to finish: honour it here.
+  if (context.draining.load()) subscriber->finish();
   subscriber->on_close([&ws] {
     beast::error_code ignored;
     beast::get_lowest_layer(ws).socket().cancel(ignored);

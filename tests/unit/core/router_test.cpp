@@ -318,7 +318,7 @@ TEST(Router, DropOldestWithLargerCapacityWakesOnlyOnEmptyToNonEmpty) {
 // Spurious wake-ups, harmless to a correct consumer but contrary to the
 // documented contract. Disabled so the suite stays green; run with
 // --gtest_also_run_disabled_tests to see it fail.
-TEST(Router, DISABLED_DropOldestCapacityOneWakesOnlyOnEmptyToNonEmpty) {
+TEST(Router, DropOldestCapacityOneWakesOnlyOnEmptyToNonEmpty) {
   Router router("n", 1);
   auto d = make_destination(0, 1, SlowPolicy::drop_oldest);
   subscribe(router, "t", d);
@@ -452,7 +452,7 @@ TEST(Router, RemovedDestinationIsReleasedAfterTheNextMiss) {
 // clear_cache() does not clear, so the destination stays referenced (use_count
 // 2) until that shard's next cache miss. Disabled so the suite stays green; run
 // with --gtest_also_run_disabled_tests to see it fail.
-TEST(Router, DISABLED_ClearCacheDropsEveryReferenceToDestinations) {
+TEST(Router, ClearCacheDropsEveryReferenceToDestinations) {
   Router router("n", 1);
   auto d = make_destination();
   subscribe(router, "t", d);
