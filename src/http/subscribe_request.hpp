@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/destination.hpp"
-#include "http/http_context.hpp"
+#include "http/http_settings.hpp"
 #include "http/request_target.hpp"
 
 namespace skein::http {
