@@ -21,8 +21,8 @@ struct PubOptions {
 struct SubOptions {
   std::string url = "http://127.0.0.1:8080";
   std::vector<std::string> filters;
-  bool json = false;       // print each event's JSON object instead of "TOPIC PAYLOAD"
-  std::size_t count = 0;   // exit after this many events; 0: run until interrupted
+  bool json = false;      // print each event's JSON object instead of "TOPIC PAYLOAD"
+  std::size_t count = 0;  // exit after this many events; 0: run until interrupted
 };
 
 // Both return the process exit code and print errors to stderr.

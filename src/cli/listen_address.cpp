@@ -32,7 +32,8 @@ std::variant<asio::ip::tcp::endpoint, std::string> parse_listen_address(std::str
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code bad;
   auto address = asio::ip::make_address(host, bad);
-  if (bad) return "listen address " + quoted + ": \"" + std::string(host) + "\" is not an IP address";
+  if (bad)
+    return "listen address " + quoted + ": \"" + std::string(host) + "\" is not an IP address";
   return asio::ip::tcp::endpoint(address, static_cast<unsigned short>(number));
 }
 

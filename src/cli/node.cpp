@@ -38,7 +38,9 @@ Node::Node(NodeConfig config)
   }
 }
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  stop();
+}
 
 void Node::start() {
   pool_.start();

@@ -1,11 +1,11 @@
 // The settings table and the three-layer loader (TOML, environment, flags).
 #include "cli/node_config.hpp"
 
+#include <toml++/toml.h>
 #include <unistd.h>
 
 #include <charconv>
 #include <cstdlib>
-#include <toml++/toml.h>
 
 namespace skein::cli {
 
@@ -31,7 +31,7 @@ Error parse_nonempty(std::string_view text, std::string& out) {
 }
 
 Error parse_log_level(std::string_view text, std::string& out) {
-  static constexpr std::string_view levels[] = {"trace", "debug", "info", "warn",
+  static constexpr std::string_view levels[] = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   for (auto level : levels) {
     if (text == level) {
@@ -94,8 +94,8 @@ std::vector<Setting> make_settings() {
          if (core::parse_slow_policy(v, c.slow_policy)) return std::nullopt;
          return "expected disconnect or drop-oldest";
        }},
-      {"router.match_cache_entries", "SKEIN_MATCH_CACHE_ENTRIES", "--match-cache-entries",
-       "4096", "Topics whose matches each shard caches.",
+      {"router.match_cache_entries", "SKEIN_MATCH_CACHE_ENTRIES", "--match-cache-entries", "4096",
+       "Topics whose matches each shard caches.",
        [](NodeConfig& c, std::string_view v) {
          return parse_int(v, c.match_cache_entries, std::size_t{1}, std::size_t{10'000'000});
        }},

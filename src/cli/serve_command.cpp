@@ -31,8 +31,8 @@ void write_ready_file(const std::string& path, const std::string& json) {
 void print_where_to_connect(const Node& node) {
   auto http = node.http_address();
   if (!http) return;
-  std::string url = "http://" + (http->starts_with("0.0.0.0:") ? "127.0.0.1" + http->substr(7)
-                                                               : *http);
+  std::string url =
+      "http://" + (http->starts_with("0.0.0.0:") ? "127.0.0.1" + http->substr(7) : *http);
   std::printf(
       "skein is serving HTTP on %s\n"
       "  subscribe: curl -N '%s/v1/subscribe?filter=demo/>'\n"

@@ -33,11 +33,11 @@ class DeliveryPort {
 // the metrics endpoint may read them from anywhere); padded so that two
 // shards never share a cache line.
 struct alignas(64) RouterCounters {
-  std::atomic<std::uint64_t> published{0};     // events given to publish()
-  std::atomic<std::uint64_t> unmatched{0};     // of those, events nobody wanted
-  std::atomic<std::uint64_t> delivered{0};     // events queued at a destination
+  std::atomic<std::uint64_t> published{0};       // events given to publish()
+  std::atomic<std::uint64_t> unmatched{0};       // of those, events nobody wanted
+  std::atomic<std::uint64_t> delivered{0};       // events queued at a destination
   std::atomic<std::uint64_t> dropped_oldest{0};  // queued events dropped by drop-oldest
-  std::atomic<std::uint64_t> overflowed{0};    // destinations closed by a full queue
+  std::atomic<std::uint64_t> overflowed{0};      // destinations closed by a full queue
 };
 
 struct RouterTotals {

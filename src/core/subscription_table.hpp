@@ -46,7 +46,8 @@ class SubscriptionTable {
     effective.reserve(changes.size());
     auto& standby = copies_[1 - active_.load(std::memory_order_relaxed)];
     for (const auto& c : changes)
-      effective.push_back(c.add ? standby.insert(c.filter, c.sub) : standby.remove(c.filter, c.sub));
+      effective.push_back(c.add ? standby.insert(c.filter, c.sub)
+                                : standby.remove(c.filter, c.sub));
     return effective;
   }
 

@@ -65,7 +65,9 @@ std::optional<NameError> check_topic(std::string_view topic,
 std::optional<NameError> check_filter(std::string_view filter);
 
 // True when the name starts with '$' (system topics: $sys/..., MQTT $share/...).
-inline bool is_reserved(std::string_view name) { return !name.empty() && name.front() == '$'; }
+inline bool is_reserved(std::string_view name) {
+  return !name.empty() && name.front() == '$';
+}
 
 // Splits a name (assumed valid) into its levels. The views point into `name`.
 std::vector<std::string_view> split_levels(std::string_view name);

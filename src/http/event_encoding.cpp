@@ -33,8 +33,10 @@ bool base64_decode(std::string_view text, std::string& out) {
   if (n < 0) return false;
   // EVP_DecodeBlock counts padding as zero bytes: drop them.
   std::size_t size = static_cast<std::size_t>(n);
-  if (text.ends_with("==")) size -= 2;
-  else if (text.ends_with("=")) size -= 1;
+  if (text.ends_with("=="))
+    size -= 2;
+  else if (text.ends_with("="))
+    size -= 1;
   out.resize(size);
   return true;
 }
@@ -71,8 +73,10 @@ std::string to_json(const core::Event& event) {
   j["origin"] = event.origin.node;
   j["timestamp"] = event.timestamp_ms;
   if (event.key) {
-    if (is_text_payload(*event.key)) j["key"] = *event.key;
-    else j["key_base64"] = base64_encode(*event.key);
+    if (is_text_payload(*event.key))
+      j["key"] = *event.key;
+    else
+      j["key_base64"] = base64_encode(*event.key);
   }
   if (!event.content_type.empty()) j["content_type"] = event.content_type;
   if (!event.headers.empty()) {
@@ -80,8 +84,10 @@ std::string to_json(const core::Event& event) {
     for (const auto& h : event.headers) headers[h.name] = h.value;
     j["headers"] = std::move(headers);
   }
-  if (is_text_payload(event.payload)) j["payload"] = event.payload;
-  else j["payload_base64"] = base64_encode(event.payload);
+  if (is_text_payload(event.payload))
+    j["payload"] = event.payload;
+  else
+    j["payload_base64"] = base64_encode(event.payload);
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

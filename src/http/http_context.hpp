@@ -11,8 +11,8 @@
 #include <cstdint>
 
 #include "core/destination.hpp"
-#include "http/http_settings.hpp"
 #include "core/router.hpp"
+#include "http/http_settings.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"

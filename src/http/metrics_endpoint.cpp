@@ -7,15 +7,16 @@
 namespace skein::http {
 
 namespace {
-void family(std::string& out, std::string_view name, std::string_view type,
-            std::string_view help) {
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
   fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
 }
 
 template <class Value>
 void sample(std::string& out, std::string_view name, std::string_view labels, Value value) {
-  if (labels.empty()) fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
-  else fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+  if (labels.empty())
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+  else
+    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
 }
 
 using CounterField = std::atomic<std::uint64_t> core::RouterCounters::*;
@@ -91,8 +92,7 @@ Response handle_readyz(HttpContext& context, const Request& request) {
       !context.draining.load(std::memory_order_relaxed)) {
     return make_response(request, bhttp::status::ok, "{\"status\":\"ready\"}");
   }
-  return make_response(request, bhttp::status::service_unavailable,
-                       "{\"status\":\"not ready\"}");
+  return make_response(request, bhttp::status::service_unavailable, "{\"status\":\"not ready\"}");
 }
 
 }  // namespace skein::http

@@ -31,8 +31,8 @@ core::Event event_from_request(const Request& request, std::string_view topic) {
   for (const auto& field : request) {
     std::string_view name = field.name_string();
     if (starts_with_ignoring_case(name, kHeaderPrefix) && name.size() > kHeaderPrefix.size()) {
-      event.headers.push_back(core::Header{std::string(name.substr(kHeaderPrefix.size())),
-                                           std::string(field.value())});
+      event.headers.push_back(
+          core::Header{std::string(name.substr(kHeaderPrefix.size())), std::string(field.value())});
     }
   }
   return event;

@@ -11,7 +11,7 @@
 namespace skein::http {
 
 struct RequestTarget {
-  std::string path;  // percent-decoded
+  std::string path;                                        // percent-decoded
   std::vector<std::pair<std::string, std::string>> query;  // decoded, in order, repeats kept
 
   // Every value of a repeatable parameter, in order.

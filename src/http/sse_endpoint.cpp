@@ -61,8 +61,8 @@ asio::awaitable<void> serve_sse(HttpContext& context, unsigned shard, beast::tcp
                                 SubscribeRequest subscribe,
                                 std::shared_ptr<StreamSubscriber>& active) {
   auto filters = subscribe.filters;
-  auto subscriber = co_await open_subscriber(context, shard, stream.get_executor(),
-                                             std::move(subscribe));
+  auto subscriber =
+      co_await open_subscriber(context, shard, stream.get_executor(), std::move(subscribe));
   active = subscriber;
   // A stop that came while the subscription was being set up finds no
   // subscriber to finish: honour it here.

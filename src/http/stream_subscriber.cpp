@@ -14,8 +14,7 @@ StreamSubscriber::StreamSubscriber(unsigned home_shard, asio::any_io_executor ex
                                    std::size_t capacity, core::SlowPolicy policy)
     : Destination(home_shard, capacity, policy), timer_(std::move(executor)) {}
 
-asio::awaitable<bool> StreamSubscriber::next_batch(std::deque<core::EventPtr>& out,
-                                                   std::size_t max,
+asio::awaitable<bool> StreamSubscriber::next_batch(std::deque<core::EventPtr>& out, std::size_t max,
                                                    std::chrono::steady_clock::duration idle) {
   if (queued() == 0 && !closed() && !finishing_) {
     timer_.expires_after(idle);

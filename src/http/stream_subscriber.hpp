@@ -21,8 +21,8 @@ namespace skein::http {
 
 class StreamSubscriber final : public core::Destination {
  public:
-  StreamSubscriber(unsigned home_shard, boost::asio::any_io_executor executor,
-                   std::size_t capacity, core::SlowPolicy policy);
+  StreamSubscriber(unsigned home_shard, boost::asio::any_io_executor executor, std::size_t capacity,
+                   core::SlowPolicy policy);
 
   // Waits until events are queued, `idle` passes or the subscriber closes, then
   // moves up to `max` events into `out`. Returns false once closed, or once

@@ -7,8 +7,7 @@
 
 namespace skein::http {
 
-SubscribeParse parse_subscribe_request(const RequestTarget& target,
-                                       const HttpSettings& settings) {
+SubscribeParse parse_subscribe_request(const RequestTarget& target, const HttpSettings& settings) {
   SubscribeParse result;
   SubscribeRequest request;
   request.slow_policy = settings.slow_policy;
@@ -36,9 +35,9 @@ SubscribeParse parse_subscribe_request(const RequestTarget& target,
     auto [end, ec] = std::from_chars(queue->data(), queue->data() + queue->size(), n);
     if (ec != std::errc() || end != queue->data() + queue->size() || n == 0 ||
         n > settings.subscriber_queue) {
-      result.error_body = json_error(
-          "invalid_parameter",
-          "queue must be a whole number from 1 to " + std::to_string(settings.subscriber_queue));
+      result.error_body =
+          json_error("invalid_parameter", "queue must be a whole number from 1 to " +
+                                              std::to_string(settings.subscriber_queue));
       return result;
     }
     request.queue = n;

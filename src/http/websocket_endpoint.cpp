@@ -28,15 +28,14 @@ asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) 
   while (co_await subscriber.next_batch(batch, kBatch, std::chrono::seconds(30))) {
     for (const auto& event : batch) {
       std::string json = to_json(*event);
-      auto [ec, n] = co_await ws.async_write(asio::buffer(json),
-                                             asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await ws.async_write(asio::buffer(json), asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
     }
     batch.clear();
   }
   if (subscriber.finishing() && !subscriber.closed()) {
-    co_await ws.async_close(websocket::close_code::going_away,
-                            asio::as_tuple(asio::use_awaitable));
+    co_await ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
   }
 }
 
@@ -56,9 +55,8 @@ asio::awaitable<void> serve_websocket(HttpContext& context, unsigned shard,
                                       std::shared_ptr<StreamSubscriber>& active) {
   WebSocket ws(std::move(stream));
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-  ws.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
-    response.set(bhttp::field::server, kServerName);
-  }));
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::response_type& response) { response.set(bhttp::field::server, kServerName); }));
   ws.read_message_max(64 * 1024);
   auto filters = subscribe.filters;
   auto subscriber =

@@ -16,7 +16,9 @@ ShardPool::ShardPool(unsigned count) {
   for (unsigned i = 0; i < count; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 
-ShardPool::~ShardPool() { stop(); }
+ShardPool::~ShardPool() {
+  stop();
+}
 
 void ShardPool::start() {
   if (started_) return;
@@ -53,6 +55,8 @@ unsigned ShardPool::next_shard() {
   return round_robin_.fetch_add(1, std::memory_order_relaxed) % size();
 }
 
-unsigned ShardPool::current() { return current_shard; }
+unsigned ShardPool::current() {
+  return current_shard;
+}
 
 }  // namespace skein::runtime

@@ -9,10 +9,10 @@
 // and so destroy it after, every object that holds an I/O object of a shard.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <atomic>
 #include <cstddef>
 #include <limits>
 #include <memory>

@@ -46,15 +46,15 @@ asio::awaitable<void> SubscriptionService::write_batches() {
 
     std::size_t next = 0;
     for (auto& request : batch) {
-      std::vector<bool> mine(effective.begin() + static_cast<std::ptrdiff_t>(next),
-                             effective.begin() +
-                                 static_cast<std::ptrdiff_t>(next + request.changes.size()));
+      std::vector<bool> mine(
+          effective.begin() + static_cast<std::ptrdiff_t>(next),
+          effective.begin() + static_cast<std::ptrdiff_t>(next + request.changes.size()));
       next += request.changes.size();
       // Completes on the requester's own executor.
-      asio::post(request.executor, [completion = std::move(request.completion),
-                                    mine = std::move(mine)]() mutable {
-        std::move(completion)(std::move(mine));
-      });
+      asio::post(request.executor,
+                 [completion = std::move(request.completion), mine = std::move(mine)]() mutable {
+                   std::move(completion)(std::move(mine));
+                 });
     }
   }
   writing_ = false;

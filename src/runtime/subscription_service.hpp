@@ -8,11 +8,11 @@
 // an event published after subscribe() returns reaches the new subscriber.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <atomic>
 #include <deque>
 #include <string>
 #include <vector>

@@ -21,9 +21,9 @@ EnvLookup env_of(std::map<std::string, std::string> vars) {
 
 std::string write_temp_toml(const std::string& text) {
   static int counter = 0;
-  auto path = std::filesystem::temp_directory_path() /
-              ("skein-config-test-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter++) + ".toml");
+  auto path =
+      std::filesystem::temp_directory_path() / ("skein-config-test-" + std::to_string(::getpid()) +
+                                                "-" + std::to_string(counter++) + ".toml");
   std::ofstream(path) << text;
   return path.string();
 }
@@ -59,7 +59,7 @@ TEST(NodeConfig, TomlThenEnvironmentThenFlags) {
       "[router]\nslow_subscriber = \"drop-oldest\"\n");
   NodeConfig c = load_ok(file, env_of({{"SKEIN_HTTP", "127.0.0.1:2"}, {"SKEIN_SHARDS", "2"}}),
                          {{"--shards", "1"}});
-  EXPECT_EQ(c.data_dir, "/from/toml");     // only TOML set it
+  EXPECT_EQ(c.data_dir, "/from/toml");      // only TOML set it
   EXPECT_EQ(c.http_listen, "127.0.0.1:2");  // env beats TOML
   EXPECT_EQ(c.shards, 1u);                  // flag beats env and TOML
   EXPECT_EQ(c.max_event_bytes, 100u);
