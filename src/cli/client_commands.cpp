@@ -54,12 +54,16 @@ std::string read_stdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
 }
 
-// The server's JSON error message when there is one, else the raw body.
+// The server's JSON error message when there is one, else the raw body. A
+// refused topic or filter also shows the stable rule id ("[rule empty_level]"),
+// the part of the answer a script can match on.
 std::string error_text(const std::string& body) {
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_object() && j.contains("message") && j["message"].is_string())
-    return j["message"].get<std::string>();
-  return body;
+  if (!j.is_object() || !j.contains("message") || !j["message"].is_string()) return body;
+  std::string text = j["message"].get<std::string>();
+  if (j.contains("rule") && j["rule"].is_string())
+    text += " [rule " + j["rule"].get<std::string>() + "]";
+  return text;
 }
 
 void print_event(const nlohmann::json& event, bool as_json) {

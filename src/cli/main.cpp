@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
   pub->add_option("topic", pub_options.topic, "Topic, e.g. orders/created/us")->required();
   pub->add_option("message", pub_options.message, "The payload; - or nothing reads stdin");
   pub->add_option("-k,--key", pub_options.key, "Event key");
-  pub->add_option("-H,--header", pub_options.headers, "User header NAME=VALUE (repeatable)");
+  // One value per -H: CLI11 lets a vector option swallow every following
+  // argument, so `-H x=y TOPIC MESSAGE` would take the topic as a header.
+  pub->add_option("-H,--header", pub_options.headers, "User header NAME=VALUE (repeatable)")
+      ->allow_extra_args(false);
   pub->add_option("--content-type", pub_options.content_type, "Payload content type");
 
   SubOptions sub_options;

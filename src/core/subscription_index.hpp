@@ -102,6 +102,9 @@ class SubscriptionIndex {
     Children literal;
     std::unique_ptr<Node> star;
     Children prefix;  // "ab*" is stored under "ab"
+    // Length of the longest prefix ever stored here: matching probes prefix
+    // lengths up to it only. Not lowered on removal (an upper bound suffices).
+    std::size_t longest_prefix = 0;
     std::vector<Sub> exact_subs;
     std::vector<Sub> tail_subs;  // filters that continue with a final ">"
 
@@ -121,7 +124,10 @@ class SubscriptionIndex {
       if (!node.star) node.star = std::make_unique<Node>();
       return *node.star;
     }
-    if (level.back() == '*') return child_in(node.prefix, level.substr(0, level.size() - 1));
+    if (level.back() == '*') {
+      node.longest_prefix = std::max(node.longest_prefix, level.size() - 1);
+      return child_in(node.prefix, level.substr(0, level.size() - 1));
+    }
     return child_in(node.literal, level);
   }
 
@@ -171,7 +177,8 @@ class SubscriptionIndex {
     if (!wildcards_apply) return;
     if (node.star) match_at(*node.star, after, false, out);
     if (!node.prefix.empty()) {
-      for (std::size_t n = 1; n <= level.size(); ++n) {
+      const std::size_t longest = std::min(level.size(), node.longest_prefix);
+      for (std::size_t n = 1; n <= longest; ++n) {
         if (auto it = node.prefix.find(level.substr(0, n)); it != node.prefix.end())
           match_at(*it->second, after, false, out);
       }

@@ -65,7 +65,7 @@ void HttpConnection::close_gracefully() {
 }
 
 asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
-  bhttp::request_parser<bhttp::string_body> parser;
+  Parser parser;
   parser.header_limit(static_cast<std::uint32_t>(context_.settings.max_header_bytes));
   parser.body_limit(context_.settings.max_event_bytes);
 
@@ -78,6 +78,13 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     Request dummy;
     co_await refuse_and_close(dummy, bhttp::status::request_header_fields_too_large,
                               json_error("header_too_large", "request header is too large"));
+    co_return Next::close;
+  }
+  if (ec == bhttp::error::body_limit) {
+    // Beast checks Content-Length against body_limit as soon as the header is
+    // complete, so an oversized publish ends the header read with this error
+    // (the header itself is whole): answer it with 413, not a silent close.
+    co_await refuse_too_large(parser.get());
     co_return Next::close;
   }
   if (ec) co_return Next::close;  // the client went, timed out, or sent garbage
@@ -104,13 +111,15 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     co_return Next::handed_over;
   }
 
+  co_return co_await serve_body(parser, target->path);
+}
+
+asio::awaitable<HttpConnection::Next> HttpConnection::serve_body(Parser& parser,
+                                                                 const std::string& path) {
+  const Request& header = parser.get();
   if (auto length = parser.content_length();
       length && *length > context_.settings.max_event_bytes) {
-    co_await refuse_and_close(
-        header, bhttp::status::payload_too_large,
-        json_error("too_large", "the body is over the limit of " +
-                                    std::to_string(context_.settings.max_event_bytes) +
-                                    " bytes (http.max_event_bytes)"));
+    co_await refuse_too_large(header);
     co_return Next::close;
   }
   if (auto expect = header.find(bhttp::field::expect);
@@ -119,17 +128,13 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     auto [wec, wn] = co_await bhttp::async_write(stream_, proceed, as_tuple(use_awaitable));
     if (wec) co_return Next::close;
   }
-  std::tie(ec, n) = co_await bhttp::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
-  if (ec == bhttp::error::body_limit) {
-    co_await refuse_and_close(
-        parser.get(), bhttp::status::payload_too_large,
-        json_error("too_large", "the body is over the limit of " +
-                                    std::to_string(context_.settings.max_event_bytes) +
-                                    " bytes (http.max_event_bytes)"));
+  auto [ec, n] = co_await bhttp::async_read(stream_, buffer_, parser, as_tuple(use_awaitable));
+  if (ec == bhttp::error::body_limit) {  // a chunked body grew over the limit
+    co_await refuse_too_large(parser.get());
     co_return Next::close;
   }
   if (ec) co_return Next::close;
-  co_return co_await reply(route(parser.get(), target->path));
+  co_return co_await reply(route(parser.get(), path));
 }
 
 Response HttpConnection::route(const Request& request, const std::string& path) {
@@ -157,6 +162,14 @@ asio::awaitable<HttpConnection::Next> HttpConnection::reply(Response response) {
   response.keep_alive(keep_alive);
   auto [ec, n] = co_await bhttp::async_write(stream_, response, as_tuple(use_awaitable));
   co_return (ec || !keep_alive) ? Next::close : Next::keep_going;
+}
+
+asio::awaitable<void> HttpConnection::refuse_too_large(const Request& request) {
+  co_await refuse_and_close(
+      request, bhttp::status::payload_too_large,
+      json_error("too_large", "the body is over the limit of " +
+                                  std::to_string(context_.settings.max_event_bytes) +
+                                  " bytes (http.max_event_bytes)"));
 }
 
 // Answers, then reads and discards what the client still sends for a moment,

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/parser.hpp>
 #include <memory>
 
 #include "http/http_context.hpp"
@@ -30,11 +31,17 @@ class HttpConnection {
  private:
   // What to do after a request has been answered.
   enum class Next { keep_going, close, handed_over };
+  using Parser = bhttp::request_parser<bhttp::string_body>;
 
   boost::asio::awaitable<Next> serve_one();
+  // After the header of a request that is not a subscription: limits,
+  // "Expect: 100-continue", the body, then the endpoint.
+  boost::asio::awaitable<Next> serve_body(Parser& parser, const std::string& path);
   boost::asio::awaitable<Next> reply(Response response);
   boost::asio::awaitable<void> refuse_and_close(const Request& request, bhttp::status status,
                                                 std::string body);
+  // 413 naming http.max_event_bytes, then close.
+  boost::asio::awaitable<void> refuse_too_large(const Request& request);
   Response route(const Request& request, const std::string& path);
   void close_gracefully();
 

@@ -1,0 +1,245 @@
+// The NATS side of the http_ws_load tool, the peer that skein is measured
+// against: publishers speak the NATS text protocol over TCP (PUB bench.<p>,
+// pipelined, a PING after every half window so that at most a window is
+// unconfirmed), subscribers speak NATS over WebSocket (SUB bench.> and count
+// MSGs). NATS messages carry no sequence, so the publishers write theirs in
+// the first 12 bytes of the payload and the subscribers check it grows.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/websocket.hpp>
+#include <cstdio>
+
+#include "harness.hpp"
+
+namespace skein::bench {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using asio::as_tuple;
+using asio::use_awaitable;
+using asio::ip::tcp;
+
+namespace {
+
+constexpr std::string_view kConnect =
+    "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"name\":\"http_ws_load\"}\r\n";
+constexpr std::size_t kSequenceDigits = 12;
+
+asio::awaitable<std::string> connect(tcp::socket& socket, const Endpoint& endpoint) {
+  tcp::resolver resolver(socket.get_executor());
+  auto [ec, results] =
+      co_await resolver.async_resolve(endpoint.host, endpoint.port, as_tuple(use_awaitable));
+  if (ec) co_return "resolve " + endpoint.host + ": " + ec.message();
+  auto [cec, ep] = co_await asio::async_connect(socket, results, as_tuple(use_awaitable));
+  if (cec) co_return "connect " + endpoint.host + ":" + endpoint.port + ": " + cec.message();
+  socket.set_option(tcp::no_delay(true));
+  co_return std::string();
+}
+
+// A TCP client of the NATS text protocol: connects, reads INFO, sends CONNECT.
+struct NatsTcp {
+  explicit NatsTcp(asio::any_io_executor executor) : socket(std::move(executor)) {}
+
+  tcp::socket socket;
+  asio::streambuf in;
+
+  asio::awaitable<std::string> open(const Endpoint& endpoint) {
+    if (auto error = co_await connect(socket, endpoint); !error.empty()) co_return error;
+    std::string line;
+    if (auto error = co_await read_line(line); !error.empty()) co_return error;
+    if (!line.starts_with("INFO")) co_return "expected INFO, got: " + line;
+    auto [ec, n] = co_await asio::async_write(
+        socket, asio::buffer(kConnect.data(), kConnect.size()), as_tuple(use_awaitable));
+    if (ec) co_return "write CONNECT: " + ec.message();
+    co_return std::string();
+  }
+
+  asio::awaitable<std::string> read_line(std::string& line) {
+    auto [ec, n] = co_await asio::async_read_until(socket, in, "\r\n", as_tuple(use_awaitable));
+    if (ec) co_return "read: " + ec.message();
+    line.assign(asio::buffers_begin(in.data()), asio::buffers_begin(in.data()) + n - 2);
+    in.consume(n);
+    co_return std::string();
+  }
+
+  // Reads until a PONG, answering the server's PINGs; error text or "".
+  asio::awaitable<std::string> await_pong() {
+    std::string line;
+    for (;;) {
+      if (auto error = co_await read_line(line); !error.empty()) co_return error;
+      if (line == "PONG") co_return std::string();
+      if (line == "PING") {
+        static constexpr std::string_view kPong = "PONG\r\n";
+        co_await asio::async_write(socket, asio::buffer(kPong.data(), kPong.size()),
+                                   as_tuple(use_awaitable));
+      } else if (line.starts_with("-ERR")) {
+        co_return "server said " + line;
+      }
+    }
+  }
+};
+
+}  // namespace
+
+asio::awaitable<void> nats_publisher(Run& run, std::size_t index) {
+  auto& tally = run.publishers[index];
+  NatsTcp nats(co_await asio::this_coro::executor);
+  if (auto error = co_await nats.open(run.options.nats); !error.empty()) {
+    run.fail_publisher(index, error);
+    co_return;
+  }
+  const std::uint64_t total = events_for(run.options, static_cast<int>(index));
+  const std::size_t chunk = std::max<std::size_t>(1, run.options.window / 2);
+  const std::string head =
+      "PUB bench." + std::to_string(index) + " " + std::to_string(run.payload.size()) + "\r\n";
+  const bool numbered = run.payload.size() >= kSequenceDigits;
+  std::string batch;
+  std::uint64_t sent = 0, acked = 0;
+  std::size_t chunks_in_flight = 0;
+  std::uint64_t chunk_sizes[2] = {0, 0};
+  while (acked < total && !run.stopping.load(std::memory_order_relaxed)) {
+    if (sent < total && chunks_in_flight < 2) {
+      const auto k = std::min<std::uint64_t>(chunk, total - sent);
+      batch.clear();
+      for (std::uint64_t i = 0; i < k; ++i) {
+        batch += head;
+        const auto at = batch.size();
+        batch += run.payload;
+        if (numbered) {
+          char digits[kSequenceDigits + 1];
+          std::snprintf(digits, sizeof digits, "%012llu",
+                        static_cast<unsigned long long>(sent + i + 1));
+          batch.replace(at, kSequenceDigits, digits, kSequenceDigits);
+        }
+        batch += "\r\n";
+      }
+      batch += "PING\r\n";
+      auto [ec, n] =
+          co_await asio::async_write(nats.socket, asio::buffer(batch), as_tuple(use_awaitable));
+      if (ec) {
+        run.fail_publisher(index, "write after " + std::to_string(acked) + ": " + ec.message());
+        co_return;
+      }
+      sent += k;
+      chunk_sizes[chunks_in_flight++] = k;
+      if (chunks_in_flight < 2 && sent < total) continue;
+    }
+    if (auto error = co_await nats.await_pong(); !error.empty()) {
+      run.fail_publisher(index, error + " after " + std::to_string(acked));
+      co_return;
+    }
+    acked += chunk_sizes[0];
+    chunk_sizes[0] = chunk_sizes[1];
+    --chunks_in_flight;
+    tally.acked.store(acked, std::memory_order_relaxed);
+  }
+  tally.finished = Clock::now();
+  tally.done.store(true);
+}
+
+asio::awaitable<void> nats_prober(Run& run) {
+  NatsTcp nats(co_await asio::this_coro::executor);
+  if (auto error = co_await nats.open(run.options.nats); !error.empty()) co_return;
+  static constexpr std::string_view kProbeMessage = "PUB bench.probe 5\r\nprobe\r\nPING\r\n";
+  asio::steady_timer timer(nats.socket.get_executor());
+  while (!run.probe_done.load() && !run.stopping.load()) {
+    auto [ec, n] = co_await asio::async_write(
+        nats.socket, asio::buffer(kProbeMessage.data(), kProbeMessage.size()),
+        as_tuple(use_awaitable));
+    if (ec || !(co_await nats.await_pong()).empty()) co_return;
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(as_tuple(use_awaitable));
+  }
+}
+
+asio::awaitable<void> nats_ws_subscriber(Run& run, std::size_t index) {
+  auto& tally = run.subscribers[index];
+  const auto& e = run.options.nats_ws;
+  websocket::stream<beast::tcp_stream> ws(co_await asio::this_coro::executor);
+  if (auto error = co_await connect(beast::get_lowest_layer(ws).socket(), e); !error.empty()) {
+    run.fail_subscriber(index, error);
+    co_return;
+  }
+  ws.read_message_max(64 << 20);
+  auto [hec] = co_await ws.async_handshake(e.host + ":" + e.port, "/", as_tuple(use_awaitable));
+  if (hec) {
+    run.fail_subscriber(index, "websocket handshake: " + hec.message());
+    co_return;
+  }
+  ws.binary(true);
+  const std::string hello = std::string(kConnect) + "SUB bench.> 1\r\nPING\r\n";
+  if (auto [ec, n] = co_await ws.async_write(asio::buffer(hello), as_tuple(use_awaitable)); ec) {
+    run.fail_subscriber(index, "websocket write: " + ec.message());
+    co_return;
+  }
+  tally.connected.store(true);
+  const auto expected = run.options.events;
+  const auto publishers = static_cast<std::size_t>(run.options.publishers);
+  const bool numbered = run.payload.size() >= kSequenceDigits;
+  // The server frames its output as it pleases: a frame may hold many
+  // protocol messages or part of one, so the frames are read as one stream.
+  beast::flat_buffer buffer;
+  while (!run.stopping.load(std::memory_order_relaxed)) {
+    auto [ec, n] = co_await ws.async_read(buffer, as_tuple(use_awaitable));
+    if (ec) {
+      run.fail_subscriber(index, "websocket read after " + std::to_string(tally.received.load()) +
+                                     " events: " + ec.message());
+      co_return;
+    }
+    std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.data().size());
+    std::size_t used = 0;
+    bool pong_owed = false;
+    for (;;) {
+      const std::string_view rest = data.substr(used);
+      const auto eol = rest.find("\r\n");
+      if (eol == std::string_view::npos) break;
+      const std::string_view line = rest.substr(0, eol);
+      if (line.starts_with("MSG ")) {
+        // MSG <subject> <sid> [reply-to] <#bytes>
+        const auto subject_end = line.find(' ', 4);
+        const auto size_at = line.rfind(' ');
+        const auto size = parse_u64(line.substr(size_at + 1));
+        if (subject_end == std::string_view::npos || !size) {
+          run.fail_subscriber(index, "bad MSG line: " + std::string(line));
+          co_return;
+        }
+        if (rest.size() < eol + 2 + *size + 2) break;  // the payload is still to come
+        const std::string_view payload = rest.substr(eol + 2, *size);
+        used += eol + 2 + *size + 2;
+        const int p = publisher_of(line.substr(4, subject_end - 4));
+        if (p == -1) {
+          tally.probed.store(true);
+          continue;
+        }
+        std::uint64_t id = tally.received.load(std::memory_order_relaxed) + 1;
+        if (numbered) id = parse_u64(payload.substr(0, kSequenceDigits)).value_or(0);
+        if (p >= 0 && tally.count(p, id, expected, publishers)) co_return;
+        if (p < 0) ++tally.unknown;
+        continue;
+      }
+      used += eol + 2;
+      if (line == "PING") pong_owed = true;
+      if (line.starts_with("-ERR")) {
+        run.fail_subscriber(index, "server said " + std::string(line));
+        co_return;
+      }
+    }
+    buffer.consume(used);
+    if (pong_owed) {
+      static constexpr std::string_view kPong = "PONG\r\n";
+      co_await ws.async_write(asio::buffer(kPong.data(), kPong.size()), as_tuple(use_awaitable));
+    }
+  }
+}
+
+}  // namespace skein::bench
