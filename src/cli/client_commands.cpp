@@ -86,7 +86,8 @@ void print_event(const nlohmann::json& event, bool as_json) {
 int run_pub(const PubOptions& options) {
   auto target = parse_url(options.url);
   if (!target) return 2;
-  std::string body = (!options.message || *options.message == "-") ? read_stdin() : *options.message;
+  std::string body =
+      (!options.message || *options.message == "-") ? read_stdin() : *options.message;
 
   boost::urls::url url = target->base;
   url.set_path(url.path() + "/v1/topics/" + options.topic);

@@ -27,8 +27,8 @@ int main(int argc, char** argv) {
   for (const auto& setting : settings()) {
     const std::string flag(setting.flag);
     std::string help = std::string(setting.help) + " [" + std::string(setting.key) + ", " +
-                       std::string(setting.env) + "; default " +
-                       std::string(setting.default_text) + "]";
+                       std::string(setting.env) + "; default " + std::string(setting.default_text) +
+                       "]";
     flag_options[flag] = serve->add_option(flag, flag_values[flag], help);
   }
 

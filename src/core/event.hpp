@@ -2,6 +2,8 @@
 // fanning it out to any number of destinations never copies its payload.
 #pragma once
 
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -25,6 +27,40 @@ struct Header {
   std::string value;
 };
 
+// Renderings of one event in a face's wire format (an SSE message, a JSON
+// object), made once by whichever shard needs it first and then shared by
+// every subscriber of every shard: fan-out costs one encoding per format, not
+// one per subscriber. Faces own the slot numbers (see http/event_encoding.hpp).
+class EncodingCache {
+ public:
+  static constexpr unsigned kSlots = 4;
+
+  EncodingCache() = default;
+  // Copying or moving an event starts an empty cache: renderings belong to
+  // the shared, immutable event only.
+  EncodingCache(const EncodingCache&) noexcept {}
+  EncodingCache& operator=(const EncodingCache&) noexcept { return *this; }
+  ~EncodingCache() {
+    for (auto& slot : slots_) delete slot.load(std::memory_order_relaxed);
+  }
+
+  // The rendering in `slot`, made by `make()` if nobody has made it yet. Two
+  // shards may both make it; one result wins, the other is discarded.
+  template <class Make>
+  const std::string& get(unsigned slot, Make&& make) const {
+    if (const std::string* ready = slots_[slot].load(std::memory_order_acquire)) return *ready;
+    auto* fresh = new std::string(make());
+    const std::string* expected = nullptr;
+    if (slots_[slot].compare_exchange_strong(expected, fresh, std::memory_order_acq_rel))
+      return *fresh;
+    delete fresh;
+    return *expected;
+  }
+
+ private:
+  mutable std::array<std::atomic<const std::string*>, kSlots> slots_{};
+};
+
 struct Event {
   std::string topic;
   std::optional<std::string> key;
@@ -34,6 +70,7 @@ struct Event {
   std::int64_t timestamp_ms = 0;  // Unix epoch milliseconds, set at ingress
   Origin origin;
   DeliveryClass delivery = DeliveryClass::direct;
+  EncodingCache encodings;  // not part of the event's value
 };
 
 // One allocation holds the event; every destination shares it.

@@ -92,3 +92,24 @@ std::string to_json(const core::Event& event) {
 }
 
 }  // namespace skein::http
+
+namespace skein::http {
+
+namespace {
+constexpr unsigned kSseSlot = 0;
+constexpr unsigned kJsonSlot = 1;
+}  // namespace
+
+const std::string& cached_sse(const core::Event& event) {
+  return event.encodings.get(kSseSlot, [&event] {
+    std::string out;
+    append_sse(event, out);
+    return out;
+  });
+}
+
+const std::string& cached_json(const core::Event& event) {
+  return event.encodings.get(kJsonSlot, [&event] { return to_json(event); });
+}
+
+}  // namespace skein::http

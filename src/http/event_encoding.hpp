@@ -30,6 +30,11 @@ void append_sse(const core::Event& event, std::string& out);
 // The JSON text for `event`.
 std::string to_json(const core::Event& event);
 
+// The same, rendered once per event and shared by every subscriber
+// (core::EncodingCache slots 0 and 1 belong to the HTTP face).
+const std::string& cached_sse(const core::Event& event);
+const std::string& cached_json(const core::Event& event);
+
 // True when the payload can travel as text (SSE data lines, JSON string).
 bool is_text_payload(std::string_view payload);
 

@@ -25,6 +25,22 @@ namespace asio = boost::asio;
 using asio::as_tuple;
 using asio::use_awaitable;
 
+void append_response(const Response& response, std::string& out) {
+  out += response.version() == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  out += std::to_string(response.result_int());
+  out += ' ';
+  out += response.reason();
+  out += "\r\n";
+  for (const auto& field : response) {
+    out += field.name_string();
+    out += ": ";
+    out += field.value();
+    out += "\r\n";
+  }
+  out += "\r\n";
+  out += response.body();
+}
+
 Response make_response(const Request& request, bhttp::status status, std::string body,
                        std::string_view content_type) {
   Response response(status, request.version());
@@ -55,6 +71,7 @@ asio::awaitable<void> HttpConnection::run() {
     if (next == Next::handed_over) co_return;
     if (next == Next::close || stopping_) break;
   }
+  co_await flush();
   close_gracefully();
 }
 
@@ -101,6 +118,7 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     auto subscribe = parse_subscribe_request(*target, context_.settings);
     if (!subscribe.request) co_return co_await reply(
         make_response(header, bhttp::status::bad_request, subscribe.error_body));
+    if (!co_await flush()) co_return Next::close;  // answers before the stream
     if (boost::beast::websocket::is_upgrade(header)) {
       co_await serve_websocket(context_, shard_, std::move(stream_), parser.release(),
                                std::move(*subscribe.request), streaming_);
@@ -125,6 +143,7 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_body(Parser& parser,
   if (auto expect = header.find(bhttp::field::expect);
       expect != header.end() && beast::iequals(expect->value(), "100-continue")) {
     bhttp::response<bhttp::empty_body> proceed(bhttp::status::continue_, header.version());
+    if (!co_await flush()) co_return Next::close;
     auto [wec, wn] = co_await bhttp::async_write(stream_, proceed, as_tuple(use_awaitable));
     if (wec) co_return Next::close;
   }
@@ -160,8 +179,26 @@ asio::awaitable<HttpConnection::Next> HttpConnection::reply(Response response) {
   context_.counters.count_response(response.result_int());
   const bool keep_alive = response.keep_alive() && !stopping_;
   response.keep_alive(keep_alive);
-  auto [ec, n] = co_await bhttp::async_write(stream_, response, as_tuple(use_awaitable));
-  co_return (ec || !keep_alive) ? Next::close : Next::keep_going;
+  append_response(response, pending_out_);
+  // Pipelined requests already read are answered together, in one write.
+  if (keep_alive && next_request_buffered() && pending_out_.size() < kMaxPendingOut)
+    co_return Next::keep_going;
+  const bool written = co_await flush();
+  co_return (!written || !keep_alive) ? Next::close : Next::keep_going;
+}
+
+bool HttpConnection::next_request_buffered() const {
+  auto data = buffer_.data();
+  std::string_view buffered(static_cast<const char*>(data.data()), data.size());
+  return buffered.find("\r\n\r\n") != std::string_view::npos;
+}
+
+asio::awaitable<bool> HttpConnection::flush() {
+  if (pending_out_.empty()) co_return true;
+  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(pending_out_),
+                                            as_tuple(use_awaitable));
+  pending_out_.clear();
+  co_return !ec;
 }
 
 asio::awaitable<void> HttpConnection::refuse_too_large(const Request& request) {
@@ -176,6 +213,7 @@ asio::awaitable<void> HttpConnection::refuse_too_large(const Request& request) {
 // so that closing does not reset the connection before it reads the answer.
 asio::awaitable<void> HttpConnection::refuse_and_close(const Request& request,
                                                        bhttp::status status, std::string body) {
+  if (!co_await flush()) co_return;
   Response response = make_response(request, status, std::move(body));
   response.keep_alive(false);
   context_.counters.count_response(response.result_int());

@@ -37,7 +37,12 @@ class HttpConnection {
   // After the header of a request that is not a subscription: limits,
   // "Expect: 100-continue", the body, then the endpoint.
   boost::asio::awaitable<Next> serve_body(Parser& parser, const std::string& path);
+  // Queues the answer; writes it (with any queued before it) unless another
+  // pipelined request is already buffered.
   boost::asio::awaitable<Next> reply(Response response);
+  // Writes the queued answers; false when the connection failed.
+  boost::asio::awaitable<bool> flush();
+  bool next_request_buffered() const;
   boost::asio::awaitable<void> refuse_and_close(const Request& request, bhttp::status status,
                                                 std::string body);
   // 413 naming http.max_event_bytes, then close.
@@ -49,6 +54,8 @@ class HttpConnection {
   const unsigned shard_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
+  static constexpr std::size_t kMaxPendingOut = 64 * 1024;
+  std::string pending_out_;  // answers not written yet
   bool waiting_for_request_ = false;
   bool stopping_ = false;
   std::shared_ptr<StreamSubscriber> streaming_;

@@ -23,4 +23,7 @@ inline constexpr std::string_view kJson = "application/json";
 Response make_response(const Request& request, bhttp::status status, std::string body,
                        std::string_view content_type = kJson);
 
+// Appends the response as HTTP/1.x bytes (status line, fields, body) to `out`.
+void append_response(const Response& response, std::string& out);
+
 }  // namespace skein::http

@@ -37,7 +37,7 @@ asio::awaitable<void> write_events(beast::tcp_stream& stream, StreamSubscriber& 
   while (co_await subscriber.next_batch(batch, kBatch, keepalive)) {
     out.clear();
     if (batch.empty()) out = ": keep-alive\n\n";
-    for (const auto& event : batch) append_sse(*event, out);
+    for (const auto& event : batch) out += cached_sse(*event);
     batch.clear();
     auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(out),
                                               asio::as_tuple(asio::use_awaitable));

@@ -8,6 +8,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 
+#include "http/corked_stream.hpp"
 #include "http/event_encoding.hpp"
 #include "http/subscriber_lifetime.hpp"
 
@@ -16,7 +17,7 @@ namespace skein::http {
 namespace asio = boost::asio;
 namespace websocket = boost::beast::websocket;
 using namespace boost::asio::experimental::awaitable_operators;
-using WebSocket = websocket::stream<beast::tcp_stream>;
+using WebSocket = websocket::stream<CorkedStream>;
 
 namespace {
 constexpr std::size_t kBatch = 256;
@@ -26,13 +27,15 @@ asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) 
   // The WebSocket layer pings on its own; the idle wait only bounds how long
   // a finish() can go unnoticed.
   while (co_await subscriber.next_batch(batch, kBatch, std::chrono::seconds(30))) {
+    // Beast frames each event; the corked stream sends the batch in one write.
+    ws.next_layer().cork();
     for (const auto& event : batch) {
-      std::string json = to_json(*event);
-      auto [ec, n] =
-          co_await ws.async_write(asio::buffer(json), asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] = co_await ws.async_write(asio::buffer(cached_json(*event)),
+                                             asio::as_tuple(asio::use_awaitable));
       if (ec) co_return;
     }
     batch.clear();
+    if (co_await ws.next_layer().uncork()) co_return;
   }
   if (subscriber.finishing() && !subscriber.closed()) {
     co_await ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
@@ -53,7 +56,7 @@ asio::awaitable<void> serve_websocket(HttpContext& context, unsigned shard,
                                       beast::tcp_stream stream, Request upgrade,
                                       SubscribeRequest subscribe,
                                       std::shared_ptr<StreamSubscriber>& active) {
-  WebSocket ws(std::move(stream));
+  WebSocket ws(CorkedStream(std::move(stream)));
   ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
   ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& response) { response.set(bhttp::field::server, kServerName); }));
