@@ -6,7 +6,7 @@
 // - base64 decoding of arbitrary text never crashes; encode then decode is
 //   the identity;
 // - the SSE rendering of any payload reads back as that payload;
-// - the JSON rendering of any event is valid JSON.
+// - the JSON rendering of any event is valid JSON and gives back its payload.
 #include <cstddef>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -80,6 +80,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
   http::append_sse(event, sse);
   check(sse.ends_with("\n\n"));
   check(read_back_sse(sse) == event.payload);
-  check(nlohmann::json::accept(http::to_json(event)));
+  const auto json = nlohmann::json::parse(http::to_json(event), nullptr, false);
+  check(json.is_object() && json["topic"] == event.topic);
+  std::string payload;
+  if (json.contains("payload")) {
+    payload = json["payload"].get<std::string>();
+  } else {
+    check(http::base64_decode(json["payload_base64"].get<std::string>(), payload));
+  }
+  check(payload == event.payload);
   return 0;
 }

@@ -3,9 +3,8 @@
 
 #include <openssl/evp.h>
 
-#include <nlohmann/json.hpp>
-
 #include "core/utf8.hpp"
+#include "http/json_text.hpp"
 
 namespace skein::http {
 
@@ -67,28 +66,40 @@ void append_sse(const core::Event& event, std::string& out) {
 }
 
 std::string to_json(const core::Event& event) {
-  nlohmann::json j;
-  j["topic"] = event.topic;
-  j["id"] = std::to_string(event.origin.sequence);
-  j["origin"] = event.origin.node;
-  j["timestamp"] = event.timestamp_ms;
+  std::string out;
+  out.reserve(event.payload.size() + event.topic.size() + 128);
+  out += "{\"topic\":";
+  append_json_string(out, event.topic);
+  out += ",\"id\":\"";
+  out += std::to_string(event.origin.sequence);
+  out += "\",\"origin\":";
+  append_json_string(out, event.origin.node);
+  out += ",\"timestamp\":";
+  out += std::to_string(event.timestamp_ms);
   if (event.key) {
-    if (is_text_payload(*event.key))
-      j["key"] = *event.key;
-    else
-      j["key_base64"] = base64_encode(*event.key);
+    const bool text = is_text_payload(*event.key);
+    out += text ? ",\"key\":" : ",\"key_base64\":";
+    append_json_string(out, text ? *event.key : base64_encode(*event.key));
   }
-  if (!event.content_type.empty()) j["content_type"] = event.content_type;
+  if (!event.content_type.empty()) {
+    out += ",\"content_type\":";
+    append_json_string(out, event.content_type);
+  }
   if (!event.headers.empty()) {
-    nlohmann::json headers = nlohmann::json::object();
-    for (const auto& h : event.headers) headers[h.name] = h.value;
-    j["headers"] = std::move(headers);
+    out += ",\"headers\":{";
+    for (std::size_t i = 0; i < event.headers.size(); ++i) {
+      if (i > 0) out += ',';
+      append_json_string(out, event.headers[i].name);
+      out += ':';
+      append_json_string(out, event.headers[i].value);
+    }
+    out += '}';
   }
-  if (is_text_payload(event.payload))
-    j["payload"] = event.payload;
-  else
-    j["payload_base64"] = base64_encode(event.payload);
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  const bool text = is_text_payload(event.payload);
+  out += text ? ",\"payload\":" : ",\"payload_base64\":";
+  append_json_string(out, text ? std::string_view(event.payload) : base64_encode(event.payload));
+  out += '}';
+  return out;
 }
 
 }  // namespace skein::http

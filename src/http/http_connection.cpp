@@ -3,6 +3,8 @@
 // endpoint.
 #include "http/http_connection.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -10,7 +12,6 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
-#include <spdlog/spdlog.h>
 
 #include "http/json_error.hpp"
 #include "http/metrics_endpoint.hpp"
@@ -88,8 +89,8 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
 
   waiting_for_request_ = true;
   stream_.expires_after(context_.settings.idle_timeout);
-  auto [ec, n] = co_await bhttp::async_read_header(stream_, buffer_, parser,
-                                                   as_tuple(use_awaitable));
+  auto [ec, n] =
+      co_await bhttp::async_read_header(stream_, buffer_, parser, as_tuple(use_awaitable));
   waiting_for_request_ = false;
   if (ec == bhttp::error::header_limit) {
     Request dummy;
@@ -116,8 +117,9 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
 
   if (target->path == "/v1/subscribe" && header.method() == bhttp::verb::get) {
     auto subscribe = parse_subscribe_request(*target, context_.settings);
-    if (!subscribe.request) co_return co_await reply(
-        make_response(header, bhttp::status::bad_request, subscribe.error_body));
+    if (!subscribe.request)
+      co_return co_await reply(
+          make_response(header, bhttp::status::bad_request, subscribe.error_body));
     if (!co_await flush()) co_return Next::close;  // answers before the stream
     if (boost::beast::websocket::is_upgrade(header)) {
       co_await serve_websocket(context_, shard_, std::move(stream_), parser.release(),
@@ -165,7 +167,8 @@ Response HttpConnection::route(const Request& request, const std::string& path) 
       response.set(bhttp::field::allow, "POST");
       return response;
     }
-    return handle_publish(context_, shard_, request, std::string_view(path).substr(kTopicsPrefix.size()));
+    return handle_publish(context_, shard_, request,
+                          std::string_view(path).substr(kTopicsPrefix.size()));
   }
   const bool get = method == bhttp::verb::get;
   if (get && path == "/healthz") return handle_healthz(request);
@@ -195,8 +198,8 @@ bool HttpConnection::next_request_buffered() const {
 
 asio::awaitable<bool> HttpConnection::flush() {
   if (pending_out_.empty()) co_return true;
-  auto [ec, n] = co_await asio::async_write(stream_, asio::buffer(pending_out_),
-                                            as_tuple(use_awaitable));
+  auto [ec, n] =
+      co_await asio::async_write(stream_, asio::buffer(pending_out_), as_tuple(use_awaitable));
   pending_out_.clear();
   co_return !ec;
 }
@@ -211,8 +214,8 @@ asio::awaitable<void> HttpConnection::refuse_too_large(const Request& request) {
 
 // Answers, then reads and discards what the client still sends for a moment,
 // so that closing does not reset the connection before it reads the answer.
-asio::awaitable<void> HttpConnection::refuse_and_close(const Request& request,
-                                                       bhttp::status status, std::string body) {
+asio::awaitable<void> HttpConnection::refuse_and_close(const Request& request, bhttp::status status,
+                                                       std::string body) {
   if (!co_await flush()) co_return;
   Response response = make_response(request, status, std::move(body));
   response.keep_alive(false);
@@ -226,8 +229,8 @@ asio::awaitable<void> HttpConnection::refuse_and_close(const Request& request,
   char scratch[16 * 1024];
   std::size_t discarded = 0;
   while (discarded < 8 * context_.settings.max_event_bytes) {
-    auto [rec, rn] = co_await stream_.async_read_some(asio::buffer(scratch),
-                                                      as_tuple(use_awaitable));
+    auto [rec, rn] =
+        co_await stream_.async_read_some(asio::buffer(scratch), as_tuple(use_awaitable));
     if (rec) break;
     discarded += rn;
   }

@@ -2,10 +2,10 @@
 #include "http/publish_endpoint.hpp"
 
 #include <boost/beast/http/field.hpp>
-#include <nlohmann/json.hpp>
 
 #include "core/topic_names.hpp"
 #include "http/json_error.hpp"
+#include "http/json_text.hpp"
 
 namespace skein::http {
 
@@ -47,11 +47,11 @@ Response handle_publish(HttpContext& context, unsigned shard, const Request& req
   }
   core::EventPtr event = context.router.stamp(event_from_request(request, topic));
   const std::size_t subscribers = context.router.publish(shard, event);
-  nlohmann::json body = {{"topic", event->topic},
-                         {"id", std::to_string(event->origin.sequence)},
-                         {"subscribers", subscribers}};
-  return make_response(request, bhttp::status::accepted,
-                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  std::string body = "{\"topic\":";
+  append_json_string(body, event->topic);
+  body += ",\"id\":\"" + std::to_string(event->origin.sequence) +
+          "\",\"subscribers\":" + std::to_string(subscribers) + "}";
+  return make_response(request, bhttp::status::accepted, std::move(body));
 }
 
 }  // namespace skein::http
