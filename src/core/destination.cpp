@@ -25,6 +25,7 @@ Offer Destination::offer(EventPtr event) {
   Offer result = Offer::queued;
   if (queue_.size() >= capacity_) {
     if (policy_ == SlowPolicy::disconnect) {
+      overflowed_ = true;
       close();
       return Offer::overflowed;
     }

@@ -45,6 +45,8 @@ class Destination : public std::enable_shared_from_this<Destination> {
   std::size_t capacity() const { return capacity_; }
   SlowPolicy policy() const { return policy_; }
   bool closed() const { return closed_; }
+  // Closed because its queue was full under the disconnect policy.
+  bool overflowed() const { return overflowed_; }
   std::size_t queued() const { return queue_.size(); }
 
   // Home shard only. Queues the event under the policy and wakes the consumer
@@ -67,6 +69,7 @@ class Destination : public std::enable_shared_from_this<Destination> {
   const std::size_t capacity_;
   const SlowPolicy policy_;
   bool closed_ = false;
+  bool overflowed_ = false;
   std::deque<EventPtr> queue_;
 };
 

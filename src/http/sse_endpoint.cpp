@@ -30,6 +30,8 @@ constexpr std::string_view kHeader =
     "\r\n"
     ": subscribed\n\n";
 
+constexpr std::string_view kSlowFarewell = ": disconnected: slow subscriber, queue full\n\n";
+
 asio::awaitable<void> write_events(beast::tcp_stream& stream, StreamSubscriber& subscriber,
                                    std::chrono::seconds keepalive) {
   std::deque<core::EventPtr> batch;
@@ -42,6 +44,11 @@ asio::awaitable<void> write_events(beast::tcp_stream& stream, StreamSubscriber& 
     auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(out),
                                               asio::as_tuple(asio::use_awaitable));
     if (ec) co_return;
+  }
+  if (subscriber.overflowed()) {
+    // Within StreamSubscriber::kOverflowGrace; a stalled client is cut instead.
+    co_await asio::async_write(stream.socket(), asio::buffer(kSlowFarewell),
+                               asio::as_tuple(asio::use_awaitable));
   }
 }
 

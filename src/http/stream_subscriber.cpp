@@ -12,7 +12,7 @@ namespace asio = boost::asio;
 
 StreamSubscriber::StreamSubscriber(unsigned home_shard, asio::any_io_executor executor,
                                    std::size_t capacity, core::SlowPolicy policy)
-    : Destination(home_shard, capacity, policy), timer_(std::move(executor)) {}
+    : Destination(home_shard, capacity, policy), timer_(executor), grace_(executor) {}
 
 asio::awaitable<bool> StreamSubscriber::next_batch(std::deque<core::EventPtr>& out, std::size_t max,
                                                    std::chrono::steady_clock::duration idle) {
@@ -33,11 +33,16 @@ void StreamSubscriber::finish() {
 
 void StreamSubscriber::wake() {
   timer_.cancel();
-  if (closed() && abort_) {
-    auto abort = std::move(abort_);
-    abort_ = nullptr;
+  if (!closed() || !abort_) return;
+  grace_.expires_after(kOverflowGrace);
+  auto self = std::static_pointer_cast<StreamSubscriber>(shared_from_this());
+  grace_.async_wait([self](boost::system::error_code ec) {
+    // on_close(nullptr) (the connection ending) cancels this wait and clears abort_.
+    if (ec || !self->abort_) return;
+    auto abort = std::move(self->abort_);
+    self->abort_ = nullptr;
     abort();
-  }
+  });
 }
 
 }  // namespace skein::http

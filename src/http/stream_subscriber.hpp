@@ -4,8 +4,10 @@
 // the connection's writer waits in next_batch() until events are queued, the
 // keep-alive interval passes, or the subscriber closes (slow-consumer
 // overflow, client gone) or finishes (node shutdown: queued events are still
-// written). When it closes, the connection's
-// socket is aborted so that a writer stuck on a stalled client wakes up too.
+// written). When it overflows, the writer gets kOverflowGrace to end the
+// write in progress and say goodbye (a WebSocket close frame, an SSE
+// comment); then the connection is aborted, so that a writer stuck on a
+// stalled client wakes up too.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -36,13 +38,19 @@ class StreamSubscriber final : public core::Destination {
 
   // What to do to the connection when the subscriber closes. Reset it (pass
   // nullptr) before the connection goes away.
-  void on_close(std::function<void()> abort) { abort_ = std::move(abort); }
+  void on_close(std::function<void()> abort) {
+    abort_ = std::move(abort);
+    if (!abort_) grace_.cancel();
+  }
+
+  static constexpr std::chrono::seconds kOverflowGrace{2};
 
  protected:
   void wake() override;
 
  private:
   boost::asio::steady_timer timer_;
+  boost::asio::steady_timer grace_;
   std::function<void()> abort_;
   bool finishing_ = false;
 };

@@ -1,6 +1,7 @@
 // Subscribe and unsubscribe through the node's SubscriptionService.
 #include "http/subscriber_lifetime.hpp"
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 namespace skein::http {
@@ -20,6 +21,10 @@ boost::asio::awaitable<void> close_subscriber(HttpContext& context,
                                               std::shared_ptr<StreamSubscriber> subscriber,
                                               std::vector<std::string> filters) {
   subscriber->on_close(nullptr);
+  if (subscriber->overflowed()) {
+    spdlog::warn("slow subscriber disconnected: its queue of {} events was full (filters: {})",
+                 subscriber->capacity(), fmt::join(filters, " "));
+  }
   subscriber->close();
   co_await context.subscriptions.unsubscribe(subscriber, std::move(filters));
   context.counters.subscribers_open.fetch_sub(1, std::memory_order_relaxed);

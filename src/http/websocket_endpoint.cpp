@@ -3,7 +3,9 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <deque>
@@ -22,6 +24,33 @@ using WebSocket = websocket::stream<CorkedStream>;
 namespace {
 constexpr std::size_t kBatch = 256;
 
+// Ends the connection from our side: a close frame, then the end of our
+// half of TCP. Written directly rather than with Beast's async_close, whose
+// closing handshake can wait forever on a read pending in our other
+// coroutine; the client still receives a well-formed close frame (RFC 6455
+// §5.5.1: a server frame is unmasked, the payload a 2-byte code and a reason).
+asio::awaitable<void> send_close_and_end(WebSocket& ws, websocket::close_code code,
+                                         std::string_view reason) {
+  std::string frame;
+  frame += static_cast<char>(0x88);  // FIN + opcode close
+  frame += static_cast<char>(2 + reason.size());
+  frame += static_cast<char>(static_cast<unsigned>(code) >> 8);
+  frame += static_cast<char>(static_cast<unsigned>(code) & 0xff);
+  frame += reason;
+  auto& tcp = beast::get_lowest_layer(ws);
+  auto [ec, n] = co_await asio::async_write(tcp.socket(), asio::buffer(frame),
+                                            asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  beast::error_code ignored;
+  tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  // Give the client a moment to read it and close its side; the reading
+  // coroutine ends first when it does, which cancels this wait. Closing at
+  // once could reset the connection and lose the frame in the client's buffer.
+  asio::steady_timer linger(ws.get_executor());
+  linger.expires_after(std::chrono::seconds(2));
+  co_await linger.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
 asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) {
   std::deque<core::EventPtr> batch;
   // The WebSocket layer pings on its own; the idle wait only bounds how long
@@ -37,8 +66,12 @@ asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) 
     batch.clear();
     if (co_await ws.next_layer().uncork()) co_return;
   }
-  if (subscriber.finishing() && !subscriber.closed()) {
-    co_await ws.async_close(websocket::close_code::going_away, asio::as_tuple(asio::use_awaitable));
+  if (subscriber.overflowed()) {
+    // Within StreamSubscriber::kOverflowGrace; a stalled client is cut instead.
+    co_await send_close_and_end(ws, websocket::close_code::policy_error,
+                                "slow subscriber: queue full");
+  } else if (subscriber.finishing() && !subscriber.closed()) {
+    co_await send_close_and_end(ws, websocket::close_code::going_away, "node shutting down");
   }
 }
 
