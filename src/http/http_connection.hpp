@@ -28,6 +28,9 @@ class HttpConnection {
   // queued events of a stream), then close.
   void request_stop();
 
+  // Serving an SSE or WebSocket stream (rather than requests).
+  bool streaming() const { return streaming_ != nullptr; }
+
  private:
   // What to do after a request has been answered.
   enum class Next { keep_going, close, handed_over };

@@ -77,6 +77,22 @@ asio::awaitable<void> HttpServer::run_connection(HttpServer* server, unsigned sh
   context.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void HttpServer::stop_connections(bool streams) {
+  for (unsigned shard = 0; shard < context_.pool.size(); ++shard) {
+    asio::post(context_.pool.executor(shard), [this, shard, streams] {
+      for (HttpConnection* connection : connections_[shard])
+        if (connection->streaming() == streams) connection->request_stop();
+    });
+  }
+}
+
+// The shards do the work; this thread only watches the counts fall.
+void HttpServer::wait_until(const std::function<bool()>& done,
+                            std::chrono::steady_clock::time_point deadline) {
+  while (!done() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
 void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
   context_.ready.store(false);
   context_.draining.store(true);
@@ -85,17 +101,15 @@ void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
     beast::error_code ignored;
     acceptor_->close(ignored);
   });
-  for (unsigned shard = 0; shard < context_.pool.size(); ++shard) {
-    asio::post(context_.pool.executor(shard), [this, shard] {
-      for (HttpConnection* connection : connections_[shard]) connection->request_stop();
-    });
-  }
-  // The shards do the work; this thread only watches the count fall.
-  while (context_.counters.connections_open.load() > 0 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  if (auto left = context_.counters.connections_open.load()) {
+  // Requests first, streams second: an event published by a request still in
+  // flight reaches the subscribers that were there when it was accepted.
+  stop_connections(/*streams=*/false);
+  auto& counters = context_.counters;
+  wait_until([&] { return counters.connections_open.load() <= counters.subscribers_open.load(); },
+             deadline);
+  stop_connections(/*streams=*/true);
+  wait_until([&] { return counters.connections_open.load() == 0; }, deadline);
+  if (auto left = counters.connections_open.load()) {
     spdlog::warn("http: {} connection(s) still open at the shutdown deadline", left);
   }
 }

@@ -1,11 +1,13 @@
 // HttpServer: the HTTP face (DESIGN.md §6) as a node service. One acceptor on
 // shard 0 hands each new connection to the next shard in turn; the connection
-// then lives there until it closes. stop() closes the acceptor, asks every
-// connection to finish what it is doing, and waits for them until a deadline.
+// then lives there until it closes. stop() closes the acceptor, asks the
+// request connections to finish, then the streams (so that an event accepted
+// during the drain still reaches them), and waits for both until a deadline.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -32,6 +34,10 @@ class HttpServer final : public runtime::Service {
 
  private:
   boost::asio::awaitable<void> accept_loop();
+  // Asks either the streaming connections or the others to finish.
+  void stop_connections(bool streams);
+  static void wait_until(const std::function<bool()>& done,
+                         std::chrono::steady_clock::time_point deadline);
   static boost::asio::awaitable<void> run_connection(HttpServer* server, unsigned shard,
                                                      boost::asio::ip::tcp::socket socket);
 

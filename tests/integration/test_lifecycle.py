@@ -114,7 +114,8 @@ def refuses_connections(node):
     try:
         socket.create_connection((node.host, node.port), timeout=1).close()
         return False
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
+        # Reset: the probe sat in the backlog as the listener closed.
         return True
 
 
