@@ -348,3 +348,26 @@ def test_cli_version_and_help():
     assert result.returncode == 0
     listed = re.findall(r"^\s+(\w+)\s", result.stdout.decode(), re.MULTILINE)
     assert {"serve", "pub", "sub"} <= set(listed)
+
+
+def test_event_accepted_during_the_drain_reaches_open_streams(node):
+    # Requests are drained before streams: a publish in flight at the signal
+    # is routed to the subscribers that were connected, and they receive it
+    # before their stream ends.
+    sub = SseClient(node, "drain/>")
+    sock = socket.create_connection((node.host, node.port), timeout=10)
+    sock.sendall(b"POST /v1/topics/drain/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                 b"Expect: 100-continue\r\n\r\n")
+    assert sock.recv(100).startswith(b"HTTP/1.1 100 ")
+    node.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: refuses_connections(node), what="the node to stop accepting")
+    sock.sendall(b"late")
+    reply = read_to_eof(sock)
+    assert reply.startswith(b"HTTP/1.1 202 "), reply
+    assert json.loads(reply.split(b"\r\n\r\n", 1)[1])["subscribers"] == 1
+    event = sub.next_event()
+    assert event is not None and event["event"] == "drain/1" and event["data"] == "late"
+    assert sub.next_event() is None  # then the stream ends
+    sub.close()
+    sock.close()
+    assert node.proc.wait(10) == 0
