@@ -97,7 +97,9 @@ std::string to_json(const core::Event& event) {
   }
   const bool text = is_text_payload(event.payload);
   out += text ? ",\"payload\":" : ",\"payload_base64\":";
-  append_json_string(out, text ? std::string_view(event.payload) : base64_encode(event.payload));
+  // is_text_payload has validated the text; base64 is ASCII.
+  append_json_string_valid(out,
+                           text ? std::string_view(event.payload) : base64_encode(event.payload));
   out += '}';
   return out;
 }

@@ -42,6 +42,12 @@ void append_escaped(std::string& out, std::string_view text) {
 }
 }  // namespace
 
+void append_json_string_valid(std::string& out, std::string_view text) {
+  out += '"';
+  append_escaped(out, text);
+  out += '"';
+}
+
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
   for (;;) {

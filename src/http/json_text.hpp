@@ -13,4 +13,7 @@ namespace skein::http {
 // output is always valid JSON.
 void append_json_string(std::string& out, std::string_view text);
 
+// The same for text already known to be valid UTF-8 (no second validation).
+void append_json_string_valid(std::string& out, std::string_view text);
+
 }  // namespace skein::http
