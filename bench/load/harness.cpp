@@ -2,6 +2,9 @@
 // harness.hpp for what a run is.
 #include "harness.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -156,6 +159,24 @@ void Run::fail_subscriber(std::size_t i, std::string why) {
 void Run::fail_publisher(std::size_t i, std::string why) {
   std::lock_guard lock(mutex);
   if (publishers[i].error.empty()) publishers[i].error = std::move(why);
+}
+
+namespace {
+namespace asio = boost::asio;
+using asio::as_tuple;
+using asio::use_awaitable;
+using asio::ip::tcp;
+}  // namespace
+
+asio::awaitable<std::string> connect(tcp::socket& socket, const Endpoint& endpoint) {
+  tcp::resolver resolver(socket.get_executor());
+  auto [ec, results] =
+      co_await resolver.async_resolve(endpoint.host, endpoint.port, as_tuple(use_awaitable));
+  if (ec) co_return "resolve " + endpoint.host + ": " + ec.message();
+  auto [cec, ep] = co_await asio::async_connect(socket, results, as_tuple(use_awaitable));
+  if (cec) co_return "connect " + endpoint.host + ":" + endpoint.port + ": " + cec.message();
+  socket.set_option(tcp::no_delay(true));
+  co_return std::string();
 }
 
 }  // namespace skein::bench

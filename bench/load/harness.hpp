@@ -9,6 +9,7 @@
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -51,6 +52,11 @@ std::optional<Options> parse_options(int argc, char** argv, int& exit_code);
 
 // "host:port" or "http://host:port[/]" or "ws://host:port".
 std::optional<Endpoint> parse_endpoint(std::string_view text);
+
+// Connects `socket` to `endpoint` with Nagle off; an empty string on success,
+// else what failed.
+boost::asio::awaitable<std::string> connect(boost::asio::ip::tcp::socket& socket,
+                                            const Endpoint& endpoint);
 
 // The publishers' payload: `bytes` of fixed printable text with no quote,
 // backslash or CR, so that it travels as a JSON string unchanged.

@@ -46,18 +46,6 @@ std::string_view json_string(std::string_view json, std::string_view name) {
   return json.substr(begin, end - begin);
 }
 
-// Connects a TCP socket to `endpoint`, with Nagle off; empty string on success.
-asio::awaitable<std::string> connect(tcp::socket& socket, const Endpoint& endpoint) {
-  tcp::resolver resolver(socket.get_executor());
-  auto [ec, results] =
-      co_await resolver.async_resolve(endpoint.host, endpoint.port, as_tuple(use_awaitable));
-  if (ec) co_return "resolve " + endpoint.host + ": " + ec.message();
-  auto [cec, ep] = co_await asio::async_connect(socket, results, as_tuple(use_awaitable));
-  if (cec) co_return "connect " + endpoint.host + ":" + endpoint.port + ": " + cec.message();
-  socket.set_option(tcp::no_delay(true));
-  co_return std::string();
-}
-
 std::string post_request(const Run& run, std::string_view topic) {
   const auto& e = run.options.http;
   std::string r = "POST /v1/topics/";

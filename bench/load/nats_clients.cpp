@@ -35,17 +35,6 @@ constexpr std::string_view kConnect =
     "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"name\":\"http_ws_load\"}\r\n";
 constexpr std::size_t kSequenceDigits = 12;
 
-asio::awaitable<std::string> connect(tcp::socket& socket, const Endpoint& endpoint) {
-  tcp::resolver resolver(socket.get_executor());
-  auto [ec, results] =
-      co_await resolver.async_resolve(endpoint.host, endpoint.port, as_tuple(use_awaitable));
-  if (ec) co_return "resolve " + endpoint.host + ": " + ec.message();
-  auto [cec, ep] = co_await asio::async_connect(socket, results, as_tuple(use_awaitable));
-  if (cec) co_return "connect " + endpoint.host + ":" + endpoint.port + ": " + cec.message();
-  socket.set_option(tcp::no_delay(true));
-  co_return std::string();
-}
-
 // A TCP client of the NATS text protocol: connects, reads INFO, sends CONNECT.
 struct NatsTcp {
   explicit NatsTcp(asio::any_io_executor executor) : socket(std::move(executor)) {}
