@@ -1,6 +1,6 @@
 # The two commands (README.md): `make run` and `make test`. Both install what
 # is missing first, so they work on a fresh Debian bookworm machine.
-.PHONY: all deps build run test unit-asan fuzz fuzz-run bench clean format
+.PHONY: all deps build run test unit-asan integration-asan fuzz fuzz-run bench clean format
 
 JOBS ?= $(shell nproc)
 BUILD := build/release
@@ -26,10 +26,12 @@ run: build
 	$(BUILD)/src/cli/skein serve --data ./data
 
 # Every test: unit and integration (ctest), the unit tests again under
-# ASan+UBSan, then each fuzz target for a few seconds.
+# ASan+UBSan, the integration suites against an ASan+UBSan node, then each
+# fuzz target for a few seconds.
 test: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 900
 	$(MAKE) unit-asan
+	$(MAKE) integration-asan
 	$(MAKE) fuzz-run
 
 unit-asan: deps
@@ -37,6 +39,14 @@ unit-asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_test runtime_test http_test cli_test
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -j $(JOBS) -L unit --output-on-failure
+
+# The same integration suites, driving a node built with ASan+UBSan; a
+# sanitizer report in a node's log fails the test that started it.
+integration-asan: deps
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSKEIN_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target skein
+	SKEIN_BINARY=$(CURDIR)/$(ASAN_BUILD)/src/cli/skein ASAN_OPTIONS=detect_leaks=1 \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
 
 fuzz: deps
 	CXX=clang++ cmake -S . -B $(FUZZ_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSKEIN_FUZZ=ON

@@ -63,6 +63,12 @@ class Node:
     def url(self):
         return f"http://{self.host}:{self.port}"
 
+    def assert_no_sanitizer_report(self):
+        """Under `make test` the suites also run against an ASan+UBSan build."""
+        log = self.read_log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            assert marker not in log, f"sanitizer report in the node's log:\n{log}"
+
     def stop(self, sig=signal.SIGTERM, timeout=10.0):
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -184,6 +190,7 @@ def node(tmp_path):
     n = Node(tmp_path).start()
     yield n
     n.stop()
+    n.assert_no_sanitizer_report()
 
 
 @pytest.fixture
@@ -199,3 +206,5 @@ def make_node(tmp_path):
     yield make
     for n in nodes:
         n.stop()
+    for n in nodes:
+        n.assert_no_sanitizer_report()
