@@ -481,3 +481,41 @@ TEST(SubscriptionIndex, BruteForceMatcherSelfCheck) {
 
 }  // namespace
 }  // namespace skein::core
+
+namespace skein::core {
+namespace {
+
+// The index holds at least a million filters (the foundation's requirement):
+// every one of them matches its topic, and removing them all empties it.
+TEST(SubscriptionIndexCapacity, HoldsAMillionFilters) {
+  constexpr int kFilters = 1'000'000;
+  SubscriptionIndex<int> index;
+  auto filter = [](int i) {
+    const int region = i % 16, vehicle = i / 16;
+    switch (i % 4) {
+      case 0:
+        return "fleet/r" + std::to_string(region) + "/v" + std::to_string(vehicle) + "/telemetry";
+      case 1:
+        return "fleet/*/v" + std::to_string(vehicle) + "/>";
+      case 2:
+        return "fleet/r" + std::to_string(region) + "/v" + std::to_string(vehicle) + "*/x";
+      default:
+        return "orders/r" + std::to_string(region) + "/" + std::to_string(vehicle);
+    }
+  };
+  for (int i = 0; i < kFilters; ++i) ASSERT_TRUE(index.insert(filter(i), i));
+  EXPECT_EQ(index.size(), static_cast<std::size_t>(kFilters));
+  std::vector<int> out;
+  // i = 0 exactly; "fleet/*/v0/>" is the filter of every i = 1 mod 4 below 16.
+  index.match("fleet/r0/v0/telemetry", out);
+  std::sort(out.begin(), out.end());
+  EXPECT_EQ(out, (std::vector<int>{0, 1, 5, 9, 13}));
+  out.clear();
+  index.match("orders/r3/62499", out);  // i = 62499 * 16 + 3
+  EXPECT_EQ(out, (std::vector<int>{999'987}));
+  for (int i = 0; i < kFilters; ++i) ASSERT_TRUE(index.remove(filter(i), i));
+  EXPECT_TRUE(index.empty());
+}
+
+}  // namespace
+}  // namespace skein::core
