@@ -171,6 +171,12 @@ Response HttpConnection::route(const Request& request, const std::string& path) 
                           std::string_view(path).substr(kTopicsPrefix.size()));
   }
   const bool get = method == bhttp::verb::get;
+  if (path == "/v1/subscribe") {  // a GET never reaches here: it became a stream
+    auto response = make_response(request, bhttp::status::method_not_allowed,
+                                  json_error("method_not_allowed", "use GET to subscribe"));
+    response.set(bhttp::field::allow, "GET");
+    return response;
+  }
   if (get && path == "/healthz") return handle_healthz(request);
   if (get && path == "/readyz") return handle_readyz(context_, request);
   if (get && path == "/metrics") return handle_metrics(context_, request);

@@ -357,3 +357,10 @@ def test_websocket_garbage_after_upgrade(node, witness):
             ws.recv()
     ws.close()
     witness.check()
+
+
+def test_subscribe_with_another_method_is_405(node):
+    status, body, headers = node.request("POST", "/v1/subscribe?filter=a", b"x")
+    assert status == 405
+    assert headers.get("Allow") == "GET"
+    assert json.loads(body)["error"] == "method_not_allowed"
