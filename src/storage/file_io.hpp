@@ -1,0 +1,22 @@
+// Whole-buffer positional reads and writes over a file descriptor, retrying
+// on EINTR and short transfers, reporting failures as storage errors.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "storage/storage_error.hpp"
+
+namespace skein::storage {
+
+// Writes all of `bytes` at `position`. `what` names the file in errors.
+Status write_at(int fd, std::span<const std::byte> bytes, std::uint64_t position,
+                const std::string& what);
+
+// Reads up to bytes.size() at `position`; returns how many (fewer only at EOF).
+Result<std::size_t> read_at(int fd, std::span<std::byte> bytes, std::uint64_t position,
+                            const std::string& what);
+
+}  // namespace skein::storage
