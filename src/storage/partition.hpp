@@ -68,6 +68,10 @@ class Partition {
   std::size_t segment_count() const { return segments_.size(); }
   std::size_t index_memory_bytes() const;
 
+  // The active segment's log file and base offset: what GroupCommit syncs.
+  int active_log_fd() const { return active().log_fd(); }
+  std::int64_t active_base_offset() const { return active().base_offset(); }
+
   // Deletes whole segments, oldest first, that retention no longer keeps. The
   // active segment is never deleted (it is rolled first if entirely expired
   // and not empty).

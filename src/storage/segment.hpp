@@ -68,6 +68,7 @@ class Segment {
   std::uint64_t size_bytes() const { return size_; }
   std::int64_t max_timestamp() const { return max_timestamp_; }  // -1 when empty
   bool empty() const { return size_ == 0; }
+  int log_fd() const { return log_fd_; }
 
   // Whether a batch with this header, stored here, keeps its offsets within
   // the 32-bit relative offsets of the indexes.
