@@ -89,7 +89,17 @@ void GroupCommit::run() {
       wake_.wait_for(lock, interval_, [&] { return stopping_; });
     }
     const bool nothing_new = appended_end_ <= durable_end_ && waiting_.empty();
-    if (nothing_new || fd_ < 0) {
+    if (nothing_new) {
+      if (stopping_) return;
+      continue;
+    }
+    if (fd_ < 0) {  // no file to sync (its descriptor could not be duplicated)
+      if (!failure_) failure_ = Error{Errc::io, "no descriptor of the active segment to sync"};
+      std::deque<Waiter> failed;
+      failed.swap(waiting_);
+      lock.unlock();
+      for (auto& waiter : failed) waiter.done(*failure_);
+      lock.lock();
       if (stopping_) return;
       continue;
     }

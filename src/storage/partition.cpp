@@ -32,6 +32,12 @@ Partition::Partition(std::string directory, PartitionOptions options)
 
 Result<std::unique_ptr<Partition>> Partition::open(std::string directory, PartitionOptions options,
                                                    std::vector<RecoveryReport>* reports) {
+  if (options.segment_bytes == 0 || options.segment_bytes > UINT32_MAX) {
+    // Index entries hold 32-bit file positions (as Kafka's do).
+    return Error{Errc::invalid_batch, "segment_bytes must be from 1 to " +
+                                          std::to_string(UINT32_MAX) + ", not " +
+                                          std::to_string(options.segment_bytes)};
+  }
   std::error_code ec;
   fs::create_directories(directory, ec);
   if (ec) return Error{Errc::io, "create " + directory + ": " + ec.message()};

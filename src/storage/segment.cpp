@@ -63,6 +63,7 @@ Segment::Segment(std::string directory, std::int64_t base_offset, SegmentOptions
       next_offset_(base_offset) {}
 
 Segment::~Segment() {
+  persist_index_entries();
   for (int fd : {log_fd_, index_fd_, time_fd_})
     if (fd >= 0) ::close(fd);
 }
@@ -230,12 +231,20 @@ Status Segment::rewrite_indexes() {
   if (::ftruncate(index_fd_, 0) != 0 || ::ftruncate(time_fd_, 0) != 0)
     return system_error(errno, "truncate the indexes of " + path(".log"));
   if (auto s = write_at(index_fd_, offsets, 0, path(".index")); !s) return s;
+  persisted_index_ = index_.size();
+  persisted_time_ = time_index_.size();
   return write_at(time_fd_, times, 0, path(".timeindex"));
 }
 
-// The indexes are derived data: a failure to extend them is repaired on the
-// next open (load_indexes finds them short or torn), so it fails no append.
-void Segment::append_index_entries(std::size_t first_offset_entry, std::size_t first_time_entry) {
+// The indexes are derived data, written when the log is synced or closed
+// rather than on every append: entries missing after a crash, or a torn last
+// entry, are found and repaired on the next open (load_indexes scans the log
+// past the last entry, or rebuilds), so a failure here fails nothing.
+void Segment::persist_index_entries() {
+  if (index_fd_ < 0 || time_fd_ < 0) return;
+  const std::size_t first_offset_entry = persisted_index_, first_time_entry = persisted_time_;
+  persisted_index_ = index_.size();
+  persisted_time_ = time_index_.size();
   for (std::size_t i = first_offset_entry; i < index_.size(); ++i) {
     std::byte entry[kIndexEntryBytes];
     put_be(entry, index_[i].relative_offset, 4);
@@ -263,15 +272,14 @@ Result<std::int64_t> Segment::append(std::span<std::byte> batch, const BatchHead
   }
   BatchHeader stored = header;
   stored.base_offset = next_offset_;
-  const std::size_t offset_entries = index_.size(), time_entries = time_index_.size();
   note_batch(size_, stored);
   size_ += batch.size();
-  append_index_entries(offset_entries, time_entries);
   return stored.base_offset;
 }
 
 Status Segment::sync() {
   if (::fdatasync(log_fd_) != 0) return system_error(errno, "fdatasync " + path(".log"));
+  persist_index_entries();
   return Ok{};
 }
 

@@ -114,7 +114,7 @@ class Segment {
   Status load_indexes();
   Status rewrite_indexes();
   void note_batch(std::uint64_t position, const BatchHeader& header);
-  void append_index_entries(std::size_t first_offset_entry, std::size_t first_time_entry);
+  void persist_index_entries();
   std::string path(std::string_view extension) const;
 
   std::string directory_;
@@ -127,6 +127,8 @@ class Segment {
   std::uint64_t bytes_since_index_ = 0;
   std::vector<IndexEntry> index_;
   std::vector<TimeEntry> time_index_;
+  std::size_t persisted_index_ = 0;  // entries already in the .index file
+  std::size_t persisted_time_ = 0;   // entries already in the .timeindex file
 };
 
 }  // namespace skein::storage

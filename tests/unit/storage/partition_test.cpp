@@ -207,3 +207,18 @@ TEST_F(PartitionTest, PropertyReadsAlwaysEqualTheModel) {
 
 }  // namespace
 }  // namespace skein::storage
+
+namespace skein::storage {
+namespace {
+
+TEST(PartitionOptions, SegmentsTheIndexCannotAddressAreRefused) {
+  PartitionOptions options;
+  options.segment_bytes = 1ull << 32;  // positions past 4 GiB do not fit a 32-bit index entry
+  auto opened = Partition::open("/tmp/skein-never-created", options);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_NE(opened.error().message.find("segment_bytes"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists("/tmp/skein-never-created"));
+}
+
+}  // namespace
+}  // namespace skein::storage
