@@ -15,6 +15,7 @@
 #include <random>
 
 #include "storage/partition.hpp"
+#include "temp_dir.hpp"
 
 namespace skein::storage {
 namespace {
@@ -74,9 +75,8 @@ void verify(const Partition& partition, std::int64_t last_acked) {
 }
 
 TEST(StorageCrash, AcknowledgedRecordsSurviveKillNine) {
-  char name[] = "/tmp/skein-crash-XXXXXX";
-  ASSERT_NE(::mkdtemp(name), nullptr);
-  const std::string dir = name;
+  TempDir temp("crash");
+  const std::string& dir = temp.path();
   std::mt19937 rng(7);
   std::int64_t last_acked = -1;
   std::size_t truncations = 0;
@@ -124,7 +124,6 @@ TEST(StorageCrash, AcknowledgedRecordsSurviveKillNine) {
   ASSERT_EQ(opened.value()->append(batch).value(), end);
   EXPECT_GT(last_acked, 50);
   RecordProperty("torn_tails_repaired", static_cast<int>(truncations));
-  fs::remove_all(dir);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "storage/partition.hpp"
+#include "temp_dir.hpp"
 
 namespace skein::storage {
 namespace {
@@ -26,9 +27,6 @@ namespace fs = std::filesystem;
 class DiskFullTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char name[] = "/tmp/skein-diskfull-XXXXXX";
-    ASSERT_NE(::mkdtemp(name), nullptr);
-    dir_ = name;
     if (::mount("tmpfs", dir_.c_str(), "tmpfs", 0, "size=1m") != 0) {
       const int error = errno;
       FAIL() << "mount -t tmpfs -o size=1m tmpfs " << dir_ << ": " << std::strerror(error)
@@ -41,9 +39,8 @@ class DiskFullTest : public ::testing::Test {
     options_.retention_ms = -1;
   }
   void TearDown() override {
+    // TempDir removes the directory after this, once it is unmounted.
     if (mounted_) ::umount2(dir_.c_str(), MNT_DETACH);
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
   }
 
   std::unique_ptr<Partition> open(std::vector<RecoveryReport>* reports = nullptr) {
@@ -112,7 +109,9 @@ class DiskFullTest : public ::testing::Test {
     }
   }
 
-  std::string dir_, partition_dir_, log_file_, filler_;
+  TempDir temp_{"diskfull"};
+  const std::string dir_ = temp_.path();
+  std::string partition_dir_, log_file_, filler_;
   bool mounted_ = false;
   PartitionOptions options_;
 };

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <thread>
 
+#include "temp_dir.hpp"
+
 namespace skein::storage {
 namespace {
 
@@ -19,18 +21,12 @@ namespace fs = std::filesystem;
 class GroupCommitTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char name[] = "/tmp/skein-commit-XXXXXX";
-    ASSERT_NE(::mkdtemp(name), nullptr);
-    dir_ = name;
     options_.retention_ms = -1;
     auto opened = Partition::open(dir_, options_);
     ASSERT_TRUE(opened.ok());
     partition_ = std::move(opened.value());
   }
-  void TearDown() override {
-    partition_.reset();
-    fs::remove_all(dir_);
-  }
+  void TearDown() override { partition_.reset(); }
 
   std::int64_t append_one() {
     auto batch = build_batch({{std::nullopt, std::string(200, 'x'), {}, 1}});
@@ -60,7 +56,8 @@ class GroupCommitTest : public ::testing::Test {
     }
   };
 
-  std::string dir_;
+  TempDir temp_{"commit"};
+  const std::string dir_ = temp_.path();
   PartitionOptions options_;
   std::unique_ptr<Partition> partition_;
 };

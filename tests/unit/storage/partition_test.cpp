@@ -9,6 +9,8 @@
 #include <map>
 #include <random>
 
+#include "temp_dir.hpp"
+
 namespace skein::storage {
 namespace {
 
@@ -18,14 +20,10 @@ using Clock = Partition::Clock;
 class PartitionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char name[] = "/tmp/skein-partition-XXXXXX";
-    ASSERT_NE(::mkdtemp(name), nullptr);
-    dir_ = name;
     options_.segment.index_interval_bytes = 128;
     options_.segment_bytes = 2048;
     options_.retention_ms = -1;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<Partition> open(std::vector<RecoveryReport>* reports = nullptr) {
     auto p = Partition::open(dir_, options_, reports);
@@ -62,7 +60,8 @@ class PartitionTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  TempDir temp_{"partition"};
+  const std::string dir_ = temp_.path();
   PartitionOptions options_;
 };
 

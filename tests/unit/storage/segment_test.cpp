@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "temp_dir.hpp"
+
 namespace skein::storage {
 namespace {
 
@@ -16,13 +18,6 @@ namespace fs = std::filesystem;
 
 class SegmentTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char name[] = "/tmp/skein-segment-XXXXXX";
-    ASSERT_NE(::mkdtemp(name), nullptr);
-    dir_ = name;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   std::unique_ptr<Segment> open(bool recover, RecoveryReport* report = nullptr,
                                 SegmentOptions options = small_index()) {
     auto segment = Segment::open(dir_, 100, options, recover, report);
@@ -68,7 +63,8 @@ class SegmentTest : public ::testing::Test {
 
   std::string log_path() const { return dir_ + "/" + Segment::file_name(100, ".log"); }
 
-  std::string dir_;
+  TempDir temp_{"segment"};
+  const std::string dir_ = temp_.path();
 };
 
 TEST_F(SegmentTest, AssignsOffsetsFromTheBaseOnAppend) {
