@@ -241,7 +241,7 @@ double read_all(const Partition& partition) {
     if (!range.value()) break;
     const FileRange& r = *range.value();
     buffer.resize(r.length);
-    if (::pread(r.fd, buffer.data(), r.length, static_cast<off_t>(r.position)) !=
+    if (::pread(r.fd(), buffer.data(), r.length, static_cast<off_t>(r.position)) !=
         static_cast<ssize_t>(r.length))
       die("pread: short read");
     bytes += r.length;

@@ -2,9 +2,14 @@
 // retention.
 #include "storage/partition.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+
+#include "storage/file_io.hpp"
 
 namespace skein::storage {
 
@@ -20,6 +25,73 @@ std::optional<std::int64_t> base_offset_of(const fs::path& file) {
   if (stem.size() != 20 || ec != std::errc() || end != stem.data() + stem.size() || base < 0)
     return std::nullopt;
   return base;
+}
+
+// "<base>-<end>.swap" (or .cleaned) -> {base, end}; nullopt for any other name.
+std::optional<std::pair<std::int64_t, std::int64_t>> group_of(const fs::path& file) {
+  const std::string stem = file.stem().string();
+  if (stem.size() != 41 || stem[20] != '-') return std::nullopt;
+  std::int64_t base = 0, end = 0;
+  auto a = std::from_chars(stem.data(), stem.data() + 20, base);
+  auto b = std::from_chars(stem.data() + 21, stem.data() + 41, end);
+  if (a.ec != std::errc() || a.ptr != stem.data() + 20 || b.ec != std::errc() ||
+      b.ptr != stem.data() + 41 || base < 0 || end < base)
+    return std::nullopt;
+  return std::pair{base, end};
+}
+
+// Makes renames and unlinks in `directory` durable.
+Status sync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return system_error(errno, "open " + directory);
+  const int synced = ::fsync(fd);
+  const int error = errno;
+  ::close(fd);
+  if (synced != 0) return system_error(error, "fsync " + directory);
+  return Ok{};
+}
+
+Status unlink_segment_files(const std::string& directory, std::int64_t base) {
+  for (const char* extension : {".log", ".index", ".timeindex"}) {
+    const std::string file = directory + "/" + Segment::file_name(base, extension);
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+      return system_error(errno, "unlink " + file);
+  }
+  return Ok{};
+}
+
+// Leftovers of a compaction a crash interrupted: a .cleaned file was never
+// swapped in (delete it); a .swap file was complete (finish its swap: delete
+// the segments it replaces, then take its place as a .log).
+Status finish_interrupted_compaction(const std::string& directory,
+                                     std::vector<RecoveryReport>* reports) {
+  std::error_code ec;
+  std::vector<fs::path> cleaned, swaps;
+  std::vector<std::int64_t> bases;
+  for (const auto& entry : fs::directory_iterator(directory, ec)) {
+    const fs::path& file = entry.path();
+    if (file.extension() == ".cleaned" && group_of(file)) cleaned.push_back(file);
+    if (file.extension() == ".swap" && group_of(file)) swaps.push_back(file);
+    if (auto base = base_offset_of(file)) bases.push_back(*base);
+  }
+  if (ec) return Error{Errc::io, "list " + directory + ": " + ec.message()};
+  for (const fs::path& file : cleaned) {
+    if (::unlink(file.c_str()) != 0 && errno != ENOENT)
+      return system_error(errno, "unlink " + file.string());
+  }
+  for (const fs::path& file : swaps) {
+    const auto [base, end] = *group_of(file);
+    for (std::int64_t old : bases)
+      if (old >= base && old < end)
+        if (auto s = unlink_segment_files(directory, old); !s) return s;
+    const std::string log = directory + "/" + Segment::file_name(base, ".log");
+    if (::rename(file.c_str(), log.c_str()) != 0)
+      return system_error(errno, "rename " + file.string());
+    if (reports != nullptr)
+      reports->push_back({0, "completed the compaction swap of " + file.string(), true});
+  }
+  if (cleaned.empty() && swaps.empty()) return Ok{};
+  return sync_directory(directory);
 }
 
 std::int64_t to_ms(Partition::Clock::time_point t) {
@@ -41,6 +113,7 @@ Result<std::unique_ptr<Partition>> Partition::open(std::string directory, Partit
   std::error_code ec;
   fs::create_directories(directory, ec);
   if (ec) return Error{Errc::io, "create " + directory + ": " + ec.message()};
+  if (auto s = finish_interrupted_compaction(directory, reports); !s) return s.error();
   std::vector<std::int64_t> bases;
   for (const auto& entry : fs::directory_iterator(directory, ec))
     if (auto base = base_offset_of(entry.path())) bases.push_back(*base);
@@ -111,7 +184,7 @@ Result<std::optional<FileRange>> Partition::read(std::int64_t offset, std::size_
   // one asked serves it.
   for (auto it = std::prev(segments_.upper_bound(offset)); it != segments_.end(); ++it) {
     const Segment& segment = *it->second;
-    if (segment.next_offset() <= offset) continue;
+    if (segment.empty() || segment.next_offset() <= offset) continue;
     return segment.read(std::max(offset, segment.base_offset()), max_bytes);
   }
   return std::optional<FileRange>{};
@@ -138,6 +211,7 @@ std::size_t Partition::index_memory_bytes() const {
 
 Result<RetentionReport> Partition::apply_retention(Clock::time_point now) {
   RetentionReport report;
+  if (!options_.cleanup_delete) return report;
   const std::int64_t cutoff = options_.retention_ms < 0 ? -1 : to_ms(now) - options_.retention_ms;
   auto expired = [&](const Segment& s) { return cutoff >= 0 && s.max_timestamp() < cutoff; };
   auto too_big = [&] {
@@ -156,6 +230,108 @@ Result<RetentionReport> Partition::apply_retention(Clock::time_point now) {
     ++report.segments_deleted;
   }
   return report;
+}
+
+std::unique_ptr<CompactionJob> Partition::start_compaction(Clock::time_point now) {
+  if (!options_.cleanup_compact || compaction_out_ || segments_.size() < 2) return nullptr;
+  const bool new_segments = active().base_offset() > cleaned_before_;
+  const bool tombstones_due = to_ms(now) >= next_tombstone_expiry_ms_;
+  if (!new_segments && !tombstones_due) return nullptr;
+
+  std::unique_ptr<CompactionJob> job(new CompactionJob);
+  job->directory_ = directory_;
+  job->max_batch_bytes_ = options_.segment.max_batch_bytes;
+  job->tombstone_retention_ms_ = options_.tombstone_retention_ms;
+  job->tombstone_cutoff_ms_ = to_ms(now) - options_.tombstone_retention_ms;
+  // Consecutive closed segments, grouped while they fit one segment (its size
+  // bound and its 32-bit relative offsets).
+  for (auto it = segments_.begin(); std::next(it) != segments_.end(); ++it) {
+    const Segment& segment = *it->second;
+    const std::int64_t after = std::next(it)->first;
+    CompactionSource source{segment.base_offset(), segment.size_bytes(), segment.log_file()};
+    if (!job->groups_.empty()) {
+      CompactionJob::Group& group = job->groups_.back();
+      std::uint64_t bytes = source.size;
+      for (const auto& s : group.sources) bytes += s.size;
+      const std::int64_t base = group.sources.front().base_offset;
+      if (bytes <= options_.segment_bytes &&
+          after - 1 - base <= static_cast<std::int64_t>(UINT32_MAX)) {
+        group.sources.push_back(source);
+        group.end = after;
+        continue;
+      }
+    }
+    job->groups_.push_back({{source}, after, {}, 0});
+  }
+  job->active_ = {active().base_offset(), active().size_bytes(), active().log_file()};
+  compaction_out_ = true;
+  cleaned_before_ = active().base_offset();
+  return job;
+}
+
+Result<CompactionReport> Partition::finish_compaction(std::unique_ptr<CompactionJob> job) {
+  compaction_out_ = false;
+  CompactionReport report = job->report_;
+  next_tombstone_expiry_ms_ = job->next_tombstone_expiry_ms_;
+  Status status = Ok{};
+  for (CompactionJob::Group& group : job->groups_) {
+    if (group.cleaned_path.empty()) continue;
+    const std::string cleaned = std::exchange(group.cleaned_path, {});
+    // Retention may have deleted some of the group's segments meanwhile.
+    const bool intact = std::all_of(group.sources.begin(), group.sources.end(), [&](const auto& s) {
+      auto it = segments_.find(s.base_offset);
+      return it != segments_.end() && it->second->log_file() == s.log;
+    });
+    if (!status || !intact) {
+      ::unlink(cleaned.c_str());
+      if (!intact) ++report.groups_discarded;
+      continue;
+    }
+    status = swap_in(group, cleaned, report);
+  }
+  if (!status) {
+    cleaned_before_ = -1;  // try again next time
+    return status.error();
+  }
+  return report;
+}
+
+Status Partition::swap_in(const CompactionJob::Group& group, const std::string& cleaned,
+                          CompactionReport& report) {
+  const std::int64_t base = group.sources.front().base_offset;
+  const std::string swap = directory_ + "/" + compaction_file_name(base, group.end, ".swap");
+  // From this rename on, a crash completes the swap on open.
+  if (::rename(cleaned.c_str(), swap.c_str()) != 0) {
+    const Error error = system_error(errno, "rename " + cleaned);
+    ::unlink(cleaned.c_str());
+    return error;
+  }
+  if (auto s = sync_directory(directory_); !s) return s;
+  for (const CompactionSource& source : group.sources) {
+    auto it = segments_.find(source.base_offset);
+    report.bytes_before += it->second->size_bytes();
+    if (auto s = it->second->remove(); !s) return s;
+    segments_.erase(it);
+    ++report.segments_replaced;
+  }
+  const std::string log = directory_ + "/" + Segment::file_name(base, ".log");
+  if (::rename(swap.c_str(), log.c_str()) != 0) return system_error(errno, "rename " + swap);
+  if (auto s = sync_directory(directory_); !s) return s;
+  auto segment = Segment::open(directory_, base, options_.segment, false);
+  if (!segment) return segment.error();
+  report.bytes_after += segment.value()->size_bytes();
+  ++report.segments_written;
+  segments_.emplace(base, std::move(segment.value()));
+  return Ok{};
+}
+
+Result<CompactionReport> Partition::compact(Clock::time_point now) {
+  auto job = start_compaction(now);
+  if (!job) return CompactionReport{};
+  Status ran = job->run();
+  auto finished = finish_compaction(std::move(job));
+  if (!ran) return ran.error();
+  return finished;
 }
 
 }  // namespace skein::storage

@@ -4,8 +4,9 @@
 // segment that holds the offset; retention deletes whole segments from the
 // front, by age of their newest record and by the partition's total bytes.
 //
-// Opening recovers the active segment (CRC-checked, torn tail cut) and loads
-// the others through their indexes. Synchronous and single-owner like
+// Opening recovers the active segment (CRC-checked, torn tail cut), loads
+// the others through their indexes, and completes or discards a compaction
+// swap that a crash interrupted. Synchronous and single-owner like
 // Segment: the runtime gives each partition to one shard and runs the
 // blocking calls (sync, open) where blocking is allowed.
 #pragma once
@@ -19,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "storage/compaction.hpp"
 #include "storage/segment.hpp"
 
 namespace skein::storage {
@@ -29,6 +31,11 @@ struct PartitionOptions {
   std::chrono::milliseconds segment_ms{7LL * 24 * 3600 * 1000};  // or when it is this old
   std::int64_t retention_ms = 7LL * 24 * 3600 * 1000;            // -1: keep forever
   std::int64_t retention_bytes = -1;                             // -1: no size bound
+  // Kafka's cleanup.policy: "delete" applies the two retention bounds above,
+  // "compact" keeps the newest record per key, "compact,delete" both.
+  bool cleanup_delete = true;
+  bool cleanup_compact = false;
+  std::int64_t tombstone_retention_ms = 24LL * 3600 * 1000;  // Kafka's delete.retention.ms
 };
 
 struct RetentionReport {
@@ -74,19 +81,36 @@ class Partition {
 
   // Deletes whole segments, oldest first, that retention no longer keeps. The
   // active segment is never deleted (it is rolled first if entirely expired
-  // and not empty).
+  // and not empty). Nothing when cleanup_delete is off.
   Result<RetentionReport> apply_retention(Clock::time_point now = Clock::now());
+
+  // Compaction of the closed segments (compaction.hpp), for cleanup_compact
+  // partitions. start_compaction snapshots them, or returns nullptr when
+  // there is nothing new to clean (no segment closed since the last run, no
+  // kept tombstone due to expire) or a job is still out; the job's run() may
+  // then go on any thread while this partition appends and serves reads;
+  // finish_compaction, here again, swaps the cleaned segments in. Every
+  // started job must be finished, whether its run() succeeded or not.
+  std::unique_ptr<CompactionJob> start_compaction(Clock::time_point now = Clock::now());
+  Result<CompactionReport> finish_compaction(std::unique_ptr<CompactionJob> job);
+  // All three steps on this thread; an empty report when there is nothing to do.
+  Result<CompactionReport> compact(Clock::time_point now = Clock::now());
 
  private:
   Partition(std::string directory, PartitionOptions options);
   Status roll(Clock::time_point now);
   Segment& active() const { return *segments_.rbegin()->second; }
   const Segment* segment_for(std::int64_t offset) const;
+  Status swap_in(const CompactionJob::Group& group, const std::string& cleaned,
+                 CompactionReport& report);
 
   std::string directory_;
   PartitionOptions options_;
   std::map<std::int64_t, std::unique_ptr<Segment>> segments_;  // by base offset; never empty
   Clock::time_point active_since_;
+  bool compaction_out_ = false;       // a started job not yet finished
+  std::int64_t cleaned_before_ = -1;  // the active base offset when the last job started
+  std::int64_t next_tombstone_expiry_ms_ = INT64_MAX;  // of tombstones the last job kept
 };
 
 }  // namespace skein::storage

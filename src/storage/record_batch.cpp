@@ -339,11 +339,17 @@ std::optional<std::vector<RecordView>> decode_records(std::span<const std::byte>
   // The header's lengths and counts, not its CRC (the caller checked that, or chose not to).
   const BatchCheck check = check_batch(batch, batch.size(), false);
   if (!check.header || check.header->compression() != 0) return std::nullopt;
-  const BatchHeader& h = *check.header;
-  const std::byte* pos = batch.data() + kBatchHeaderBytes;
-  const std::byte* const end = batch.data() + h.total_bytes();
+  return decode_record_section(
+      *check.header,
+      batch.subspan(kBatchHeaderBytes, check.header->total_bytes() - kBatchHeaderBytes));
+}
 
+std::optional<std::vector<RecordView>> decode_record_section(const BatchHeader& h,
+                                                             std::span<const std::byte> section) {
+  const std::byte* pos = section.data();
+  const std::byte* const end = section.data() + section.size();
   // Each record takes at least 7 bytes, which bounds the reservation for hostile counts.
+  if (h.record_count < 0) return std::nullopt;
   const auto count = static_cast<std::size_t>(h.record_count);
   if (count > static_cast<std::size_t>(end - pos) / 7) return std::nullopt;
   std::vector<RecordView> records;
@@ -357,11 +363,38 @@ std::optional<std::vector<RecordView>> decode_records(std::span<const std::byte>
     VarReader r(outer.pos(), record_end);
     auto rec = decode_record(r, h, prev_delta);
     if (!rec || r.pos() != record_end) return std::nullopt;
+    rec->raw = std::span<const std::byte>(pos, record_end);
     records.push_back(std::move(*rec));
     pos = record_end;
   }
   if (pos != end) return std::nullopt;
   return records;
+}
+
+std::vector<std::byte> rebuild_batch(const BatchHeader& original,
+                                     std::span<const std::span<const std::byte>> records) {
+  std::size_t total = kBatchHeaderBytes;
+  for (const auto& r : records) total += r.size();
+  std::vector<std::byte> out(kBatchHeaderBytes);
+  out.reserve(total);
+  std::byte* p = out.data();
+  store_be(p + kBaseOffsetAt, static_cast<std::uint64_t>(original.base_offset));
+  store_be(p + kBatchLengthAt, static_cast<std::uint32_t>(total - kBatchLengthPrefixBytes));
+  store_be(p + kLeaderEpochAt, static_cast<std::uint32_t>(original.leader_epoch));
+  p[kMagicAt] = static_cast<std::byte>(kMagicV2);
+  // The records are written as they decode: without compression (bits 0-2).
+  store_be(p + kAttributesAt, static_cast<std::uint16_t>(original.attributes & ~0x7));
+  store_be(p + kLastOffsetDeltaAt, static_cast<std::uint32_t>(original.last_offset_delta));
+  store_be(p + kBaseTimestampAt, static_cast<std::uint64_t>(original.base_timestamp));
+  store_be(p + kMaxTimestampAt, static_cast<std::uint64_t>(original.max_timestamp));
+  store_be(p + kProducerIdAt, static_cast<std::uint64_t>(original.producer_id));
+  store_be(p + kProducerEpochAt, static_cast<std::uint16_t>(original.producer_epoch));
+  store_be(p + kBaseSequenceAt, static_cast<std::uint32_t>(original.base_sequence));
+  store_be(p + kRecordCountAt, static_cast<std::uint32_t>(records.size()));
+  for (const auto& r : records) out.insert(out.end(), r.begin(), r.end());
+  const auto covered = std::span<const std::byte>(out).subspan(kAttributesAt);
+  store_be(out.data() + kCrcAt, crc32c(covered));
+  return out;
 }
 
 }  // namespace skein::storage

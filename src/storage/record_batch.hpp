@@ -48,6 +48,9 @@ struct BatchHeader {
   }
   std::int64_t last_offset() const { return base_offset + last_offset_delta; }
   int compression() const { return attributes & 0x7; }  // 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd
+  bool log_append_time() const { return (attributes & 0x8) != 0; }  // else CreateTime
+  bool transactional() const { return (attributes & 0x10) != 0; }
+  bool control() const { return (attributes & 0x20) != 0; }  // a transaction marker
 };
 
 enum class BatchError {
@@ -97,11 +100,26 @@ struct RecordView {
   std::optional<std::string_view> key;
   std::optional<std::string_view> value;
   std::vector<std::pair<std::string_view, std::string_view>> headers;
+  std::span<const std::byte> raw;  // the whole record as stored, its length varint included
 };
 
 // Decodes the records of a valid, uncompressed batch. nullopt when a record
 // is malformed (a varint runs past the end, a length is negative and not -1,
 // the records do not fill the batch exactly, or there are not recordCount).
 std::optional<std::vector<RecordView>> decode_records(std::span<const std::byte> batch);
+
+// Decodes a records section that follows the header `header`: the bytes after
+// the 61-byte header of an uncompressed batch, or a compressed batch's
+// payload once decompressed. Same rules as decode_records.
+std::optional<std::vector<RecordView>> decode_record_section(const BatchHeader& header,
+                                                             std::span<const std::byte> records);
+
+// A batch holding some of the records of `original` (their `raw` bytes, in
+// order): base offset, leader epoch, lastOffsetDelta, timestamps and producer
+// fields stay as they were, so every kept record keeps its offset and
+// timestamp (what compaction needs); the records are stored uncompressed and
+// the CRC is computed anew.
+std::vector<std::byte> rebuild_batch(const BatchHeader& original,
+                                     std::span<const std::span<const std::byte>> records);
 
 }  // namespace skein::storage

@@ -62,21 +62,29 @@ Segment::Segment(std::string directory, std::int64_t base_offset, SegmentOptions
       options_(options),
       next_offset_(base_offset) {}
 
+FileHandle::~FileHandle() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 Segment::~Segment() {
   persist_index_entries();
-  for (int fd : {log_fd_, index_fd_, time_fd_})
+  for (int fd : {index_fd_, time_fd_})
     if (fd >= 0) ::close(fd);
 }
 
 Status Segment::open_files() {
-  int* fds[] = {&log_fd_, &index_fd_, &time_fd_};
-  const char* extensions[] = {".log", ".index", ".timeindex"};
-  for (int i = 0; i < 3; ++i) {
+  const std::string log_path = path(".log");
+  const int log_fd = ::open(log_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (log_fd < 0) return system_error(errno, "open " + log_path);
+  log_ = std::make_shared<FileHandle>(log_fd);
+  int* fds[] = {&index_fd_, &time_fd_};
+  const char* extensions[] = {".index", ".timeindex"};
+  for (int i = 0; i < 2; ++i) {
     const std::string file = path(extensions[i]);
     *fds[i] = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (*fds[i] < 0) return system_error(errno, "open " + file);
   }
-  const off_t end = ::lseek(log_fd_, 0, SEEK_END);
+  const off_t end = ::lseek(log_fd, 0, SEEK_END);
   if (end < 0) return system_error(errno, "seek " + path(".log"));
   size_ = static_cast<std::uint64_t>(end);
   return Ok{};
@@ -116,7 +124,7 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
   while (position < size_) {
     std::string problem;
     buffer.resize(kBatchHeaderBytes);
-    auto got = read_at(log_fd_, buffer, position, path(".log"));
+    auto got = read_at(log_->fd(), buffer, position, path(".log"));
     if (!got) return got.error();
     std::optional<BatchHeader> header;
     if (got.value() < kBatchHeaderBytes) {
@@ -127,7 +135,7 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
         problem = "a batch of " + std::to_string(total) + " bytes that the file does not hold";
       } else {
         buffer.resize(total);
-        got = read_at(log_fd_, buffer, position, path(".log"));
+        got = read_at(log_->fd(), buffer, position, path(".log"));
         if (!got) return got.error();
         BatchCheck check = check_batch(buffer, options_.max_batch_bytes, verify_crc);
         if (!check.header)
@@ -146,7 +154,7 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
                                 " (offset " + std::to_string(next_offset_) + ")";
       if (report == nullptr)
         return Error{Errc::corrupt, "corrupt segment " + where + ": " + problem};
-      if (::ftruncate(log_fd_, static_cast<off_t>(position)) != 0)
+      if (::ftruncate(log_->fd(), static_cast<off_t>(position)) != 0)
         return system_error(errno, "truncate " + path(".log"));
       report->truncated_bytes += size_ - position;
       report->reason = where + ": " + problem;
@@ -265,9 +273,9 @@ Result<std::int64_t> Segment::append(std::span<std::byte> batch, const BatchHead
                                           " bytes announces " +
                                           std::to_string(header.total_bytes())};
   set_base_offset(batch, next_offset_);
-  if (auto written = write_at(log_fd_, batch, size_, path(".log")); !written) {
+  if (auto written = write_at(log_->fd(), batch, size_, path(".log")); !written) {
     // Leave no partial batch behind (best effort: recovery would cut it too).
-    [[maybe_unused]] int ignored = ::ftruncate(log_fd_, static_cast<off_t>(size_));
+    [[maybe_unused]] int ignored = ::ftruncate(log_->fd(), static_cast<off_t>(size_));
     return written.error();
   }
   BatchHeader stored = header;
@@ -278,7 +286,7 @@ Result<std::int64_t> Segment::append(std::span<std::byte> batch, const BatchHead
 }
 
 Status Segment::sync() {
-  if (::fdatasync(log_fd_) != 0) return system_error(errno, "fdatasync " + path(".log"));
+  if (::fdatasync(log_->fd()) != 0) return system_error(errno, "fdatasync " + path(".log"));
   persist_index_entries();
   return Ok{};
 }
@@ -292,7 +300,7 @@ Result<std::optional<FileRange>> Segment::read(std::int64_t offset, std::size_t 
   std::uint64_t position = entry == index_.begin() ? 0 : std::prev(entry)->position;
   std::byte prefix[kBatchPrefixBytes];
   auto read_prefix = [&](std::uint64_t at) -> Result<BatchPrefix> {
-    auto got = read_at(log_fd_, prefix, at, path(".log"));
+    auto got = read_at(log_->fd(), prefix, at, path(".log"));
     if (!got) return got.error();
     if (got.value() < kBatchPrefixBytes)
       return Error{Errc::corrupt, path(".log") + ": short batch at position " + std::to_string(at)};
@@ -307,7 +315,7 @@ Result<std::optional<FileRange>> Segment::read(std::int64_t offset, std::size_t 
       return Error{Errc::corrupt,
                    path(".log") + ": offset " + std::to_string(offset) + " not found"};
   }
-  FileRange range{log_fd_, position, 0};
+  FileRange range{log_, position, 0};
   while (position < size_) {  // whole batches up to the budget, at least one
     auto batch = read_prefix(position);
     if (!batch) return batch.error();
@@ -333,7 +341,8 @@ std::size_t Segment::index_memory_bytes() const {
 }
 
 Status Segment::remove() {
-  for (int* fd : {&log_fd_, &index_fd_, &time_fd_}) {
+  log_.reset();
+  for (int* fd : {&index_fd_, &time_fd_}) {
     if (*fd >= 0) ::close(*fd);
     *fd = -1;
   }

@@ -36,11 +36,28 @@ struct SegmentOptions {
   std::size_t max_batch_bytes = 16 * 1024 * 1024;
 };
 
+// An open file that closes when its last user lets go. A segment shares its
+// log file with every FileRange read from it, so that a segment deleted by
+// retention or replaced by compaction stays readable (unlinked but open)
+// until the bytes already handed out have been sent.
+class FileHandle {
+ public:
+  explicit FileHandle(int fd) : fd_(fd) {}
+  ~FileHandle();
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
 // Bytes of the log a network face can send as they are (sendfile).
 struct FileRange {
-  int fd = -1;
+  std::shared_ptr<const FileHandle> file;
   std::uint64_t position = 0;
   std::size_t length = 0;
+  int fd() const { return file ? file->fd() : -1; }
 };
 
 // What opening a segment had to repair; empty when nothing.
@@ -68,7 +85,9 @@ class Segment {
   std::uint64_t size_bytes() const { return size_; }
   std::int64_t max_timestamp() const { return max_timestamp_; }  // -1 when empty
   bool empty() const { return size_ == 0; }
-  int log_fd() const { return log_fd_; }
+  int log_fd() const { return log_ ? log_->fd() : -1; }
+  // The log file, shared: compaction reads it on its own thread.
+  std::shared_ptr<const FileHandle> log_file() const { return log_; }
 
   // Whether a batch with this header, stored here, keeps its offsets within
   // the 32-bit relative offsets of the indexes.
@@ -95,7 +114,8 @@ class Segment {
   // Bytes the in-memory indexes take (for the index memory benchmark).
   std::size_t index_memory_bytes() const;
 
-  // Closes and deletes the segment's files (retention).
+  // Deletes the segment's files (retention, compaction). The log stays open
+  // for FileRanges already handed out; the segment must not be used after.
   Status remove();
 
  private:
@@ -120,7 +140,8 @@ class Segment {
   std::string directory_;
   std::int64_t base_offset_;
   SegmentOptions options_;
-  int log_fd_ = -1, index_fd_ = -1, time_fd_ = -1;
+  std::shared_ptr<FileHandle> log_;
+  int index_fd_ = -1, time_fd_ = -1;
   std::uint64_t size_ = 0;
   std::int64_t next_offset_;
   std::int64_t max_timestamp_ = -1;

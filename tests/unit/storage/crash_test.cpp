@@ -57,7 +57,7 @@ void verify(const Partition& partition, std::int64_t last_acked) {
     auto range = partition.read(offset, 1 << 16);
     ASSERT_TRUE(range.ok() && range.value().has_value()) << offset;
     std::vector<std::byte> bytes(range.value()->length);
-    ASSERT_EQ(::pread(range.value()->fd, bytes.data(), bytes.size(),
+    ASSERT_EQ(::pread(range.value()->fd(), bytes.data(), bytes.size(),
                       static_cast<off_t>(range.value()->position)),
               static_cast<ssize_t>(bytes.size()));
     std::span<const std::byte> rest(bytes);

@@ -68,7 +68,7 @@ class DiskFullTest : public ::testing::Test {
       if (!range.ok() || !range.value()) break;
       const FileRange& r = *range.value();
       std::vector<std::byte> bytes(r.length);
-      EXPECT_EQ(::pread(r.fd, bytes.data(), bytes.size(), static_cast<off_t>(r.position)),
+      EXPECT_EQ(::pread(r.fd(), bytes.data(), bytes.size(), static_cast<off_t>(r.position)),
                 static_cast<ssize_t>(bytes.size()));
       std::span<const std::byte> rest(bytes);
       while (!rest.empty()) {

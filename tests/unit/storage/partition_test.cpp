@@ -44,7 +44,7 @@ class PartitionTest : public ::testing::Test {
   // offset -> value of every record in the range.
   static std::map<std::int64_t, std::string> records_in(const FileRange& range) {
     std::vector<std::byte> bytes(range.length);
-    EXPECT_EQ(::pread(range.fd, bytes.data(), bytes.size(), static_cast<off_t>(range.position)),
+    EXPECT_EQ(::pread(range.fd(), bytes.data(), bytes.size(), static_cast<off_t>(range.position)),
               static_cast<ssize_t>(bytes.size()));
     std::map<std::int64_t, std::string> out;
     std::span<const std::byte> rest(bytes);

@@ -47,7 +47,7 @@ class SegmentTest : public ::testing::Test {
   // The batches in a range, read back from the file.
   static std::vector<BatchHeader> batches_in(const FileRange& range) {
     std::vector<std::byte> bytes(range.length);
-    EXPECT_EQ(::pread(range.fd, bytes.data(), bytes.size(), static_cast<off_t>(range.position)),
+    EXPECT_EQ(::pread(range.fd(), bytes.data(), bytes.size(), static_cast<off_t>(range.position)),
               static_cast<ssize_t>(bytes.size()));
     std::vector<BatchHeader> out;
     std::span<const std::byte> rest(bytes);
