@@ -11,12 +11,15 @@
 namespace skein::storage {
 
 enum class Errc {
-  io,             // an I/O call failed for another reason (the message has errno's text)
-  no_space,       // ENOSPC / EDQUOT: the disk is full
-  permission,     // EACCES / EPERM / EROFS
-  corrupt,        // the data on disk is not what was written
-  out_of_range,   // an offset below the log start or past the end
-  invalid_batch,  // an append refused: not a valid batch
+  io,              // an I/O call failed for another reason (the message has errno's text)
+  no_space,        // ENOSPC / EDQUOT: the disk is full
+  permission,      // EACCES / EPERM / EROFS
+  corrupt,         // the data on disk is not what was written
+  out_of_range,    // an offset below the log start or past the end
+  invalid_batch,   // an append refused: not a valid batch
+  invalid_config,  // a stream setting out of its range, or an illegal stream name
+  exists,          // a stream of that name exists already
+  not_found,       // no stream of that name
 };
 
 struct Error {
