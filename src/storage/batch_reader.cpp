@@ -21,7 +21,7 @@ Result<std::optional<BatchRead>> BatchReader::next() {
   // Make sure the buffer holds `want` unread bytes (or all that is left).
   auto fill = [&](std::size_t want) -> Status {
     if (end_ - begin_ >= want) return Ok{};
-    std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
+    if (end_ > begin_) std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     buffer_position_ += begin_;
     end_ -= begin_;
     begin_ = 0;

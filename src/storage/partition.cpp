@@ -163,6 +163,13 @@ Result<std::int64_t> Partition::append(std::span<std::byte> batch, Clock::time_p
   return active().append(batch, *check.header);
 }
 
+void Partition::set_options(const PartitionOptions& options) {
+  const std::uint64_t segment_bytes = options_.segment_bytes;
+  options_ = options;
+  if (options.segment_bytes == 0 || options.segment_bytes > UINT32_MAX)
+    options_.segment_bytes = segment_bytes;
+}
+
 Status Partition::sync() {
   return active().sync();
 }
@@ -269,12 +276,12 @@ std::unique_ptr<CompactionJob> Partition::start_compaction(Clock::time_point now
   return job;
 }
 
-Result<CompactionReport> Partition::finish_compaction(std::unique_ptr<CompactionJob> job) {
+Result<CompactionReport> Partition::finish_compaction(CompactionJob& job) {
   compaction_out_ = false;
-  CompactionReport report = job->report_;
-  next_tombstone_expiry_ms_ = job->next_tombstone_expiry_ms_;
+  CompactionReport report = job.report_;
+  next_tombstone_expiry_ms_ = job.next_tombstone_expiry_ms_;
   Status status = Ok{};
-  for (CompactionJob::Group& group : job->groups_) {
+  for (CompactionJob::Group& group : job.groups_) {
     if (group.cleaned_path.empty()) continue;
     const std::string cleaned = std::exchange(group.cleaned_path, {});
     // Retention may have deleted some of the group's segments meanwhile.
@@ -329,7 +336,7 @@ Result<CompactionReport> Partition::compact(Clock::time_point now) {
   auto job = start_compaction(now);
   if (!job) return CompactionReport{};
   Status ran = job->run();
-  auto finished = finish_compaction(std::move(job));
+  auto finished = finish_compaction(*job);
   if (!ran) return ran.error();
   return finished;
 }

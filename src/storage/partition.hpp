@@ -56,6 +56,10 @@ class Partition {
   // due, and appends; returns the base offset assigned.
   Result<std::int64_t> append(std::span<std::byte> batch, Clock::time_point now = Clock::now());
 
+  // New settings (retention, roll, cleanup) from the next call on; a
+  // segment_bytes outside 1..4 GiB keeps the old one.
+  void set_options(const PartitionOptions& options);
+
   // Makes every appended batch durable (fdatasync of the active segment;
   // rolled segments were synced when they rolled).
   Status sync();
@@ -92,7 +96,7 @@ class Partition {
   // finish_compaction, here again, swaps the cleaned segments in. Every
   // started job must be finished, whether its run() succeeded or not.
   std::unique_ptr<CompactionJob> start_compaction(Clock::time_point now = Clock::now());
-  Result<CompactionReport> finish_compaction(std::unique_ptr<CompactionJob> job);
+  Result<CompactionReport> finish_compaction(CompactionJob& job);
   // All three steps on this thread; an empty report when there is nothing to do.
   Result<CompactionReport> compact(Clock::time_point now = Clock::now());
 

@@ -336,7 +336,7 @@ TEST_F(CompactionTest, ReadsDuringABackgroundJobSeeAConsistentLog) {
   }
   worker.join();
   ASSERT_TRUE(ran.ok()) << ran.error().message;
-  auto report = p->finish_compaction(std::move(job));
+  auto report = p->finish_compaction(*job);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_GT(report.value().segments_replaced, 0u);
   EXPECT_GT(reads, 0);
@@ -372,7 +372,7 @@ TEST_F(CompactionTest, RetentionDuringAJobDiscardsItsGroup) {
   auto retention = p->apply_retention(Clock::now());  // the records are from 1970
   ASSERT_TRUE(retention.ok());
   ASSERT_GT(retention.value().segments_deleted, 0u);
-  auto report = p->finish_compaction(std::move(job));
+  auto report = p->finish_compaction(*job);
   ASSERT_TRUE(report.ok()) << report.error().message;
   EXPECT_GT(report.value().groups_discarded, 0u);
   for (const auto& [offset, s] : read_all(*p)) EXPECT_EQ(s, written_.at(offset));
