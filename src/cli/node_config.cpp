@@ -30,6 +30,12 @@ Error parse_nonempty(std::string_view text, std::string& out) {
   return std::nullopt;
 }
 
+Error parse_bool(std::string_view text, bool& out) {
+  if (text == "true" || text == "on" || text == "1") return out = true, std::nullopt;
+  if (text == "false" || text == "off" || text == "0") return out = false, std::nullopt;
+  return "expected true or false";
+}
+
 Error parse_log_level(std::string_view text, std::string& out) {
   static constexpr std::string_view levels[] = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
@@ -98,6 +104,43 @@ std::vector<Setting> make_settings() {
        "Topics whose matches each shard caches.",
        [](NodeConfig& c, std::string_view v) {
          return parse_int(v, c.match_cache_entries, std::size_t{1}, std::size_t{10'000'000});
+       }},
+      {"kafka.listen", "SKEIN_KAFKA", "--kafka", "0.0.0.0:9092",
+       "Kafka listener, HOST:PORT (port 0 picks a free one); \"off\" turns Kafka off.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.kafka_listen); }},
+      {"kafka.advertised", "SKEIN_KAFKA_ADVERTISED", "--kafka-advertised", "(the bound address)",
+       "HOST:PORT that Metadata tells Kafka clients to connect to.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.kafka_advertised); }},
+      {"kafka.auto_create", "SKEIN_KAFKA_AUTO_CREATE", "--kafka-auto-create", "true",
+       "Create a stream when a Kafka client asks Metadata for, or produces to, one that is "
+       "missing.",
+       [](NodeConfig& c, std::string_view v) { return parse_bool(v, c.kafka_auto_create); }},
+      {"kafka.default_partitions", "SKEIN_KAFKA_DEFAULT_PARTITIONS", "--kafka-default-partitions",
+       "1", "Partitions of an auto-created stream, and of CreateTopics asking for -1.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.kafka_default_partitions, std::int32_t{1}, std::int32_t{10000});
+       }},
+      {"kafka.max_request_bytes", "SKEIN_KAFKA_MAX_REQUEST_BYTES", "--kafka-max-request-bytes",
+       "104857600", "Largest Kafka request frame; a larger one closes the connection.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.kafka_max_request_bytes, std::size_t{1024},
+                          std::size_t{1024} * 1024 * 1024);
+       }},
+      {"streams.fsync", "SKEIN_STREAMS_FSYNC", "--streams-fsync", "interval",
+       "fsync policy of streams created without one: always, interval or never.",
+       [](NodeConfig& c, std::string_view v) -> Error {
+         if (v == "always" || v == "interval" || v == "never")
+           return c.stream_fsync = v, std::nullopt;
+         return "expected always, interval or never";
+       }},
+      {"streams.housekeeping_interval_ms", "SKEIN_STREAMS_HOUSEKEEPING_INTERVAL_MS",
+       "--streams-housekeeping-interval-ms", "300000",
+       "How often each shard applies retention and starts compaction of its partitions.",
+       [](NodeConfig& c, std::string_view v) {
+         long ms = 0;
+         auto error = parse_int(v, ms, 100L, 86400000L);
+         if (!error) c.housekeeping_interval = std::chrono::milliseconds(ms);
+         return error;
        }},
   };
 }

@@ -32,6 +32,13 @@ struct NodeConfig {
   std::size_t subscriber_queue = 10000;
   core::SlowPolicy slow_policy = core::SlowPolicy::disconnect;
   std::size_t match_cache_entries = 4096;
+  std::string kafka_listen = "0.0.0.0:9092";  // "off" turns the face off
+  std::string kafka_advertised;               // empty: the bound address
+  bool kafka_auto_create = true;
+  std::int32_t kafka_default_partitions = 1;
+  std::size_t kafka_max_request_bytes = 100 * 1024 * 1024;
+  std::string stream_fsync = "interval";  // for streams created without one
+  std::chrono::milliseconds housekeeping_interval{300000};
 };
 
 struct Setting {

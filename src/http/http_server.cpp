@@ -1,14 +1,11 @@
-// Accepting, spreading connections over shards, and draining on stop.
+// Serving connections the listener accepts, and draining them on stop.
 #include "http/http_server.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <stdexcept>
 #include <thread>
 
@@ -25,39 +22,14 @@ HttpServer::HttpServer(HttpContext& context, tcp::endpoint listen)
 HttpServer::~HttpServer() = default;
 
 void HttpServer::start() {
-  acceptor_ = std::make_unique<tcp::acceptor>(context_.pool.context(0));
-  beast::error_code ec;
-  acceptor_->open(listen_.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor_->bind(listen_, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) {
-    throw std::runtime_error("http: cannot listen on " + listen_.address().to_string() + ":" +
-                             std::to_string(listen_.port()) + ": " + ec.message());
-  }
-  bound_ = acceptor_->local_endpoint();
-  asio::co_spawn(context_.pool.executor(0), accept_loop(), asio::detached);
+  listener_ = std::make_unique<runtime::TcpListener>(
+      context_.pool, "http", listen_, [this](unsigned shard, tcp::socket socket) {
+        asio::co_spawn(context_.pool.executor(shard),
+                       run_connection(this, shard, std::move(socket)), asio::detached);
+      });
+  listener_->open();
+  bound_ = listener_->bound();
   context_.ready.store(true);
-}
-
-asio::awaitable<void> HttpServer::accept_loop() {
-  asio::steady_timer backoff(context_.pool.executor(0));
-  while (acceptor_->is_open()) {
-    const unsigned shard = context_.pool.next_shard();
-    auto [ec, socket] = co_await acceptor_->async_accept(context_.pool.context(shard),
-                                                         asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
-    if (ec) {
-      // Out of file descriptors, most likely: wait rather than spin.
-      spdlog::warn("http: accept failed: {}", ec.message());
-      backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(context_.pool.executor(shard), run_connection(this, shard, std::move(socket)),
-                   asio::detached);
-  }
 }
 
 asio::awaitable<void> HttpServer::run_connection(HttpServer* server, unsigned shard,
@@ -96,11 +68,8 @@ void HttpServer::wait_until(const std::function<bool()>& done,
 void HttpServer::stop(std::chrono::steady_clock::time_point deadline) {
   context_.ready.store(false);
   context_.draining.store(true);
-  if (!acceptor_) return;
-  asio::post(context_.pool.executor(0), [this] {
-    beast::error_code ignored;
-    acceptor_->close(ignored);
-  });
+  if (!listener_) return;
+  listener_->close();
   // Requests first, streams second: an event published by a request still in
   // flight reaches the subscribers that were there when it was accepted.
   stop_connections(/*streams=*/false);

@@ -1,6 +1,6 @@
-// HttpServer: the HTTP face (DESIGN.md §6) as a node service. One acceptor on
-// shard 0 hands each new connection to the next shard in turn; the connection
-// then lives there until it closes. stop() closes the acceptor, asks the
+// HttpServer: the HTTP face (DESIGN.md §6) as a node service. Its listener
+// (runtime/tcp_listener.hpp) hands each new connection to the next shard in
+// turn; the connection then lives there until it closes. stop() closes the acceptor, asks the
 // request connections to finish, then the streams (so that an event accepted
 // during the drain still reaches them), and waits for both until a deadline.
 #pragma once
@@ -15,6 +15,7 @@
 
 #include "http/http_context.hpp"
 #include "runtime/service.hpp"
+#include "runtime/tcp_listener.hpp"
 
 namespace skein::http {
 
@@ -33,7 +34,6 @@ class HttpServer final : public runtime::Service {
   boost::asio::ip::tcp::endpoint bound() const { return bound_; }
 
  private:
-  boost::asio::awaitable<void> accept_loop();
   // Asks either the streaming connections or the others to finish.
   void stop_connections(bool streams);
   static void wait_until(const std::function<bool()>& done,
@@ -44,7 +44,7 @@ class HttpServer final : public runtime::Service {
   HttpContext& context_;
   boost::asio::ip::tcp::endpoint listen_;
   boost::asio::ip::tcp::endpoint bound_;
-  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // shard 0
+  std::unique_ptr<runtime::TcpListener> listener_;
   // Per shard, touched only on that shard: the connections living there.
   std::vector<std::unordered_set<HttpConnection*>> connections_;
 };
