@@ -18,6 +18,22 @@ http::HttpSettings http_settings(const NodeConfig& config) {
   s.slow_policy = config.slow_policy;
   return s;
 }
+kafka::KafkaSettings kafka_settings(const NodeConfig& config) {
+  kafka::KafkaSettings s;
+  if (!config.kafka_advertised.empty()) {
+    const auto colon = config.kafka_advertised.rfind(':');
+    if (colon == std::string::npos)
+      throw std::runtime_error("kafka.advertised: expected HOST:PORT, not " +
+                               config.kafka_advertised);
+    s.advertised_host = config.kafka_advertised.substr(0, colon);
+    s.advertised_port = std::stoi(config.kafka_advertised.substr(colon + 1));
+  }
+  s.auto_create = config.kafka_auto_create;
+  s.default_partitions = config.kafka_default_partitions;
+  s.max_request_bytes = config.kafka_max_request_bytes;
+  storage::parse_fsync_policy(config.stream_fsync, s.default_fsync);
+  return s;
+}
 }  // namespace
 
 Node::Node(NodeConfig config)
@@ -28,6 +44,7 @@ Node::Node(NodeConfig config)
       mailboxes_(pool_, router_),
       subscriptions_(pool_, router_),
       loop_lag_(pool_),
+      streams_(pool_, {data_.path(), config_.housekeeping_interval}),
       http_context_{pool_, router_, subscriptions_, loop_lag_, http_settings(config_)} {
   router_.set_delivery_port(&mailboxes_);
   if (config_.http_listen != "off") {
@@ -36,6 +53,14 @@ Node::Node(NodeConfig config)
     http_ = std::make_unique<http::HttpServer>(http_context_,
                                                std::get<boost::asio::ip::tcp::endpoint>(endpoint));
   }
+  if (config_.kafka_listen != "off") {
+    auto endpoint = parse_listen_address(config_.kafka_listen);
+    if (auto* error = std::get_if<std::string>(&endpoint)) throw std::runtime_error(*error);
+    kafka_context_.reset(
+        new kafka::KafkaContext{pool_, streams_, kafka_settings(config_), data_.cluster_id()});
+    kafka_ = std::make_unique<kafka::KafkaServer>(
+        *kafka_context_, std::get<boost::asio::ip::tcp::endpoint>(endpoint));
+  }
 }
 
 Node::~Node() {
@@ -43,9 +68,12 @@ Node::~Node() {
 }
 
 void Node::start() {
+  streams_.open();  // before the shards run: partitions recover here
   pool_.start();
+  streams_.start();
   std::vector<runtime::Service*> services = {&loop_lag_};
   if (http_) services.push_back(http_.get());
+  if (kafka_) services.push_back(kafka_.get());
   for (runtime::Service* service : services) {
     service->start();
     started_.push_back(service);
@@ -60,6 +88,7 @@ void Node::stop() {
   const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop(deadline);
   pool_.stop();
+  streams_.close();  // every partition synced and closed
   spdlog::info("node {} stopped", config_.node_name);
 }
 
@@ -68,9 +97,15 @@ std::optional<std::string> Node::http_address() const {
   return format_endpoint(http_->bound());
 }
 
+std::optional<std::string> Node::kafka_address() const {
+  if (!kafka_) return std::nullopt;
+  return format_endpoint(kafka_->bound());
+}
+
 std::string Node::bound_addresses_json() const {
   nlohmann::json faces = nlohmann::json::object();
   if (auto http = http_address()) faces["http"] = *http;
+  if (auto kafka = kafka_address()) faces["kafka"] = *kafka;
   return faces.dump();
 }
 

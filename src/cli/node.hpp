@@ -1,6 +1,6 @@
 // Node: one running Skein node, assembled from its parts in dependency order
 // (DESIGN.md §5, §6): data directory, shards, router, cross-shard delivery,
-// subscription writer, probes, then the faces. start() starts the services in
+// subscription writer, probes, streams, then the faces. start() starts the services in
 // that order; stop() stops them in reverse, then the shards.
 #pragma once
 
@@ -13,11 +13,14 @@
 #include "core/router.hpp"
 #include "http/http_context.hpp"
 #include "http/http_server.hpp"
+#include "kafka/kafka_context.hpp"
+#include "kafka/kafka_server.hpp"
 #include "runtime/data_directory.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/service.hpp"
 #include "runtime/shard_mailbox.hpp"
 #include "runtime/shard_pool.hpp"
+#include "runtime/stream_service.hpp"
 #include "runtime/subscription_service.hpp"
 
 namespace skein::cli {
@@ -37,6 +40,7 @@ class Node {
   std::string bound_addresses_json() const;
   // "0.0.0.0:8080" when the HTTP face is on.
   std::optional<std::string> http_address() const;
+  std::optional<std::string> kafka_address() const;
 
  private:
   NodeConfig config_;
@@ -47,8 +51,11 @@ class Node {
   runtime::ShardMailboxes mailboxes_;
   runtime::SubscriptionService subscriptions_;
   runtime::LoopLagProbe loop_lag_;
+  runtime::StreamService streams_;
   http::HttpContext http_context_;
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<kafka::KafkaContext> kafka_context_;
+  std::unique_ptr<kafka::KafkaServer> kafka_;
   std::vector<runtime::Service*> started_;
   bool stopped_ = false;
 };

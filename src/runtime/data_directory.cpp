@@ -1,4 +1,4 @@
-// Creating and locking the data directory.
+// Creating and locking the data directory; the cluster id kept in it.
 #include "runtime/data_directory.hpp"
 
 #include <fcntl.h>
@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <random>
 #include <stdexcept>
 
 namespace skein::runtime {
@@ -32,6 +35,29 @@ DataDirectory::DataDirectory(std::string path) : path_(std::move(path)) {
 
 DataDirectory::~DataDirectory() {
   if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+std::string DataDirectory::cluster_id() const {
+  const std::string file = path_ + "/cluster.id";
+  {
+    std::ifstream in(file);
+    std::string id;
+    if (in >> id && !id.empty()) return id;
+  }
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 22; ++i) id += kAlphabet[random() % 64];  // 132 bits, as Kafka's 128
+  const std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << id << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  return id;
 }
 
 }  // namespace skein::runtime

@@ -18,6 +18,10 @@ class DataDirectory {
 
   const std::string& path() const { return path_; }
 
+  // This node's cluster id (what Kafka clients see): 16 random bytes in
+  // base64url, made once and kept in <dir>/cluster.id.
+  std::string cluster_id() const;
+
  private:
   std::string path_;
   int lock_fd_ = -1;

@@ -290,11 +290,22 @@ struct AppendCall {
 
   void run() {
     StreamPartition& p = *partition;
+    const auto header = storage::check_batch(batch, batch.size(), false).header;
+    if (header && header->producer_id >= 0) {
+      const auto check = p.producers.check(*header);
+      using V = storage::ProducerState::Verdict;
+      if (check.verdict == V::duplicate)
+        return complete({std::nullopt, check.duplicate_base_offset, p.log_start(), true});
+      if (check.verdict == V::out_of_order)
+        return complete({Error{Errc::out_of_order, check.message}, -1, p.log_start()});
+      if (check.verdict == V::fenced)
+        return complete({Error{Errc::fenced, check.message}, -1, p.log_start()});
+    }
     auto appended = p.log().append(batch);
     if (!appended) return complete({appended.error(), -1, p.log_start()});
     const std::int64_t base = appended.value();
-    const auto header = storage::check_batch(batch, batch.size(), false).header;
     const std::int64_t last = base + (header ? header->last_offset_delta : 0);
+    if (header) p.producers.record(*header, base);
     p.publish_offsets();
     p.wake_waiters();
     AppendResult ok{std::nullopt, base, p.log_start()};

@@ -5,7 +5,9 @@
 // partition's log is touched only on its shard: callers on any shard append
 // and read through awaitables that hop there and back.
 //
-//   append   validates and appends a batch; completes with its base offset,
+//   append   validates and appends a batch (a retried batch of an
+//            idempotent producer is recognised and not appended twice;
+//            a sequence gap or a fenced epoch is refused); completes with its base offset,
 //            either at once or, when the caller asks, once the batch is
 //            durable under the stream's fsync policy (GroupCommit), which is
 //            what a Kafka acks=all or a persistent publish waits for.
@@ -39,6 +41,7 @@
 #include "runtime/shard_pool.hpp"
 #include "storage/group_commit.hpp"
 #include "storage/partition.hpp"
+#include "storage/producer_state.hpp"
 #include "storage/stream_store.hpp"
 
 namespace skein::runtime {
@@ -69,6 +72,7 @@ class StreamPartition {
   void add_waiter(std::weak_ptr<void> alive, std::function<void()> wake);
   void wake_waiters();
   bool compacting = false;
+  storage::ProducerState producers;  // idempotent producers' sequences
 
  private:
   struct Waiter {
@@ -92,6 +96,7 @@ struct AppendResult {
   std::optional<storage::Error> error;  // set when the batch was refused or not made durable
   std::int64_t base_offset = -1;
   std::int64_t log_start = 0;
+  bool duplicate = false;  // an idempotent producer's retry: not appended again
 };
 
 struct ReadResult {

@@ -20,6 +20,8 @@ enum class Errc {
   invalid_config,  // a stream setting out of its range, or an illegal stream name
   exists,          // a stream of that name exists already
   not_found,       // no stream of that name
+  out_of_order,    // an idempotent producer's sequence has a gap
+  fenced,          // an idempotent producer's epoch is older than the partition's
 };
 
 struct Error {

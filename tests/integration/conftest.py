@@ -38,12 +38,14 @@ class Node:
         self.ready_file = workdir / "ready.json"
         self.log_path = workdir / "skein.log"
         self.args = [SKEIN, "serve", "--data", str(self.data), "--http", "127.0.0.1:0",
-                     "--ready-file", str(self.ready_file), *extra_args]
+                     "--kafka", "127.0.0.1:0", "--ready-file", str(self.ready_file), *extra_args]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.addresses = {}
 
     def start(self, timeout=20.0):
+        # A restart must not read the addresses of the run before.
+        self.ready_file.unlink(missing_ok=True)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(self.args, stdout=self.log, stderr=self.log, env=self.env)
         def ready():
@@ -62,6 +64,11 @@ class Node:
     @property
     def url(self):
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def kafka(self):
+        """The Kafka bootstrap address, HOST:PORT."""
+        return self.addresses["kafka"]
 
     def assert_no_sanitizer_report(self):
         """Under `make test` the suites also run against an ASan+UBSan build."""

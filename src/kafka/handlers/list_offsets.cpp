@@ -1,0 +1,52 @@
+// ListOffsets: -2 the log start (earliest), -1 the log end (latest), any
+// other timestamp the first batch whose records reach it (by the time index).
+// Offsets are batch-exact: a consumer starting there skips records of the
+// batch stamped earlier, as Kafka's clients do.
+#include "kafka/handlers.hpp"
+#include "kafka/protocol/error_codes.hpp"
+
+namespace skein::kafka {
+
+namespace {
+constexpr std::int64_t kLatest = -1, kEarliest = -2;
+}
+
+awaitable<m::ListOffsetsResponse> handle_list_offsets(KafkaContext& context, Session&,
+                                                      const m::ListOffsetsRequest& request,
+                                                      std::int16_t version) {
+  // Leader epochs exist in the answer from v4 on.
+  const std::int32_t epoch = version >= 4 ? 0 : -1;
+  using Response = m::ListOffsetsResponse;
+  Response response;
+  for (const auto& topic : request.topics) {
+    Response::ListOffsetsTopicResponse t;
+    t.name = topic.name;
+    for (const auto& part : topic.partitions) {
+      Response::ListOffsetsPartitionResponse p;
+      p.partition_index = part.partition_index;
+      auto log = context.streams.partition(topic.name, part.partition_index);
+      if (!log) {
+        p.error_code = code(ErrorCode::unknown_topic_or_partition);
+      } else if (part.timestamp == kLatest) {
+        p.offset = log->log_end();
+        p.leader_epoch = epoch;
+      } else if (part.timestamp == kEarliest) {
+        p.offset = log->log_start();
+        p.leader_epoch = epoch;
+      } else if (part.timestamp < 0) {
+        // -3 (the record with the largest timestamp) and others: not served.
+        p.error_code = code(ErrorCode::unsupported_version);
+      } else {
+        const std::int64_t offset = co_await context.streams.offset_for_time(log, part.timestamp);
+        p.offset = offset;  // -1 when no record is that recent, as Kafka answers
+        p.timestamp = offset < 0 ? -1 : part.timestamp;
+        p.leader_epoch = offset < 0 ? -1 : epoch;
+      }
+      t.partitions.push_back(p);
+    }
+    response.topics.push_back(std::move(t));
+  }
+  co_return response;
+}
+
+}  // namespace skein::kafka

@@ -1,0 +1,153 @@
+// Produce: each partition's records must be exactly one v2 batch (as Kafka
+// requires from version 3): within the stream's max.message.bytes
+// (MESSAGE_TOO_LARGE), with a valid CRC (CORRUPT_MESSAGE), compressed with a
+// known codec or not at all; it is stored as sent. acks=0 gets no answer,
+// acks=1 an answer once appended, acks=all once durable under the stream's
+// fsync policy. The partitions of one request are appended concurrently, each
+// on its own shard. Idempotent producers' retries are acknowledged with their
+// first offsets and not appended again.
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "kafka/handlers.hpp"
+#include "kafka/protocol/error_codes.hpp"
+#include "storage/compression.hpp"
+
+namespace skein::kafka {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// The appends of one request in flight; the timer is a latch that the last
+// one to finish cancels.
+struct Appends {
+  explicit Appends(asio::any_io_executor executor)
+      : done(executor, asio::steady_timer::time_point::max()) {}
+  std::vector<runtime::AppendResult> results;
+  std::size_t left = 0;
+  asio::steady_timer done;
+};
+
+awaitable<void> append_one(runtime::StreamService& streams, runtime::PartitionRef partition,
+                           std::vector<std::byte> batch, bool durable,
+                           std::shared_ptr<Appends> appends, std::size_t index) {
+  runtime::AppendResult result =
+      co_await streams.append(std::move(partition), std::move(batch), durable);
+  appends->results[index] = std::move(result);
+  if (--appends->left == 0) appends->done.cancel();
+}
+
+std::int16_t error_for(const storage::Error& error) {
+  switch (error.code) {
+    case storage::Errc::invalid_batch:
+      return code(ErrorCode::corrupt_message);
+    case storage::Errc::out_of_order:
+      return code(ErrorCode::out_of_order_sequence_number);
+    case storage::Errc::fenced:
+      return code(ErrorCode::invalid_producer_epoch);
+    default:
+      return code(ErrorCode::kafka_storage_error);
+  }
+}
+
+// Checks what can be checked before the partition's shard sees the batch
+// (its CRC is checked there, as it is appended). 0 when it may be appended.
+std::int16_t precheck(const Records& records, const storage::StreamConfig& config,
+                      std::string& message) {
+  const auto bytes = records.bytes();
+  if (records.is_null() || bytes.empty()) {
+    message = "no records";
+    return code(ErrorCode::invalid_record);
+  }
+  if (bytes.size() > config.max_message_bytes) {
+    message = "a batch of " + std::to_string(bytes.size()) + " bytes is over max.message.bytes " +
+              std::to_string(config.max_message_bytes);
+    return code(ErrorCode::message_too_large);
+  }
+  const storage::BatchCheck check = storage::check_batch(bytes, config.max_message_bytes, false);
+  if (!check.header) {
+    message = check.message;
+    return code(ErrorCode::corrupt_message);
+  }
+  if (check.header->total_bytes() != bytes.size()) {
+    message = "a produce request carries exactly one record batch per partition";
+    return code(ErrorCode::invalid_record);
+  }
+  if (!storage::codec_from_id(check.header->compression())) {
+    message = "unknown compression codec " + std::to_string(check.header->compression());
+    return code(ErrorCode::corrupt_message);
+  }
+  return 0;
+}
+
+}  // namespace
+
+awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& context, Session&,
+                                                            const m::ProduceRequest& request) {
+  using Response = m::ProduceResponse;
+  Response response;
+  const bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
+  const bool durable = request.acks == -1;
+  auto executor = co_await asio::this_coro::executor;
+  auto appends = std::make_shared<Appends>(executor);
+  // Where each append's result goes in the response.
+  std::vector<std::pair<std::size_t, std::size_t>> slots;
+  for (const auto& topic : request.topic_data) {
+    Response::TopicProduceResponse t;
+    t.name = topic.name;
+    std::int16_t topic_error = 0;
+    auto config =
+        valid_acks ? find_or_create_stream(context, topic.name, true, &topic_error) : std::nullopt;
+    for (const auto& part : topic.partition_data) {
+      Response::PartitionProduceResponse p;
+      p.index = part.index;
+      runtime::PartitionRef partition =
+          config ? context.streams.partition(topic.name, part.index) : nullptr;
+      std::string message;
+      if (!valid_acks) {
+        p.error_code = code(ErrorCode::invalid_required_acks);
+      } else if (!config) {
+        p.error_code = topic_error;
+      } else if (!partition) {
+        p.error_code = code(ErrorCode::unknown_topic_or_partition);
+      } else if (std::int16_t error = precheck(part.records, *config, message); error != 0) {
+        p.error_code = error;
+        p.error_message = message;
+      } else {
+        const auto bytes = part.records.bytes();
+        slots.emplace_back(response.responses.size(), t.partition_responses.size());
+        appends->results.emplace_back();
+        ++appends->left;
+        asio::co_spawn(executor,
+                       append_one(context.streams, partition,
+                                  std::vector<std::byte>(bytes.begin(), bytes.end()), durable,
+                                  appends, appends->results.size() - 1),
+                       asio::detached);
+      }
+      p.base_offset = -1;
+      t.partition_responses.push_back(std::move(p));
+    }
+    response.responses.push_back(std::move(t));
+  }
+  if (appends->left > 0) co_await appends->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    auto& p = response.responses[slots[i].first].partition_responses[slots[i].second];
+    const runtime::AppendResult& r = appends->results[i];
+    if (r.error) {
+      p.error_code = error_for(*r.error);
+      p.error_message = r.error->message;
+    } else {
+      p.base_offset = r.base_offset;
+      p.log_start_offset = r.log_start;
+    }
+  }
+  if (request.acks == 0) co_return std::nullopt;
+  co_return response;
+}
+
+}  // namespace skein::kafka
