@@ -6,6 +6,10 @@
 
 namespace skein::kafka {
 
+// Each handler here is a coroutine only in name: GCC 12 crashes on, or
+// miscompiles, lambdas and loops like these inside a coroutine, so the work
+// is a plain function (handle_*_now) that the coroutine returns.
+
 namespace {
 
 constexpr std::int8_t kTopic = 2, kBroker = 4;
@@ -21,9 +25,8 @@ std::int8_t type_of(const std::string& name) {
 
 }  // namespace
 
-awaitable<m::DescribeConfigsResponse> handle_describe_configs(
-    KafkaContext& context, Session&, const m::DescribeConfigsRequest& request,
-    std::int16_t version) {
+static m::DescribeConfigsResponse handle_describe_configs_now(
+    KafkaContext& context, const m::DescribeConfigsRequest& request, std::int16_t version) {
   using Response = m::DescribeConfigsResponse;
   Response response;
   const auto defaults = storage::StreamConfig{}.kafka_configs();
@@ -63,11 +66,17 @@ awaitable<m::DescribeConfigsResponse> handle_describe_configs(
     }
     response.results.push_back(std::move(r));
   }
-  co_return response;
+  return response;
 }
 
-awaitable<m::IncrementalAlterConfigsResponse> handle_incremental_alter_configs(
-    KafkaContext& context, Session&, const m::IncrementalAlterConfigsRequest& request) {
+awaitable<m::DescribeConfigsResponse> handle_describe_configs(
+    KafkaContext& context, Session&, const m::DescribeConfigsRequest& request,
+    std::int16_t version) {
+  co_return handle_describe_configs_now(context, request, version);
+}
+
+static m::IncrementalAlterConfigsResponse handle_incremental_alter_configs_now(
+    KafkaContext& context, const m::IncrementalAlterConfigsRequest& request) {
   using Response = m::IncrementalAlterConfigsResponse;
   enum : std::int8_t { kSet = 0, kDelete = 1, kAppend = 2, kSubtract = 3 };
   Response response;
@@ -125,7 +134,12 @@ awaitable<m::IncrementalAlterConfigsResponse> handle_incremental_alter_configs(
     }
     response.responses.push_back(std::move(r));
   }
-  co_return response;
+  return response;
+}
+
+awaitable<m::IncrementalAlterConfigsResponse> handle_incremental_alter_configs(
+    KafkaContext& context, Session&, const m::IncrementalAlterConfigsRequest& request) {
+  co_return handle_incremental_alter_configs_now(context, request);
 }
 
 }  // namespace skein::kafka

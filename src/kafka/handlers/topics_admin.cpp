@@ -6,6 +6,10 @@
 
 namespace skein::kafka {
 
+// Each handler here is a coroutine only in name: GCC 12 crashes on, or
+// miscompiles, lambdas and loops like these inside a coroutine, so the work
+// is a plain function (handle_*_now) that the coroutine returns.
+
 namespace {
 
 std::int16_t error_for(const storage::Error& error) {
@@ -23,7 +27,7 @@ std::int16_t error_for(const storage::Error& error) {
 
 }  // namespace
 
-awaitable<m::CreateTopicsResponse> handle_create_topics(KafkaContext& context, Session&,
+static m::CreateTopicsResponse handle_create_topics_now(KafkaContext& context,
                                                         const m::CreateTopicsRequest& request) {
   using Response = m::CreateTopicsResponse;
   Response response;
@@ -83,10 +87,15 @@ awaitable<m::CreateTopicsResponse> handle_create_topics(KafkaContext& context, S
     }
     response.topics.push_back(std::move(r));
   }
-  co_return response;
+  return response;
 }
 
-awaitable<m::DeleteTopicsResponse> handle_delete_topics(KafkaContext& context, Session&,
+awaitable<m::CreateTopicsResponse> handle_create_topics(KafkaContext& context, Session&,
+                                                        const m::CreateTopicsRequest& request) {
+  co_return handle_create_topics_now(context, request);
+}
+
+static m::DeleteTopicsResponse handle_delete_topics_now(KafkaContext& context,
                                                         const m::DeleteTopicsRequest& request,
                                                         std::int16_t version) {
   m::DeleteTopicsResponse response;
@@ -102,11 +111,17 @@ awaitable<m::DeleteTopicsResponse> handle_delete_topics(KafkaContext& context, S
     }
     response.responses.push_back(std::move(r));
   }
-  co_return response;
+  return response;
 }
 
-awaitable<m::CreatePartitionsResponse> handle_create_partitions(
-    KafkaContext& context, Session&, const m::CreatePartitionsRequest& request) {
+awaitable<m::DeleteTopicsResponse> handle_delete_topics(KafkaContext& context, Session&,
+                                                        const m::DeleteTopicsRequest& request,
+                                                        std::int16_t version) {
+  co_return handle_delete_topics_now(context, request, version);
+}
+
+static m::CreatePartitionsResponse handle_create_partitions_now(
+    KafkaContext& context, const m::CreatePartitionsRequest& request) {
   m::CreatePartitionsResponse response;
   for (const auto& topic : request.topics) {
     m::CreatePartitionsResponse::CreatePartitionsTopicResult r;
@@ -129,7 +144,12 @@ awaitable<m::CreatePartitionsResponse> handle_create_partitions(
     }
     response.results.push_back(std::move(r));
   }
-  co_return response;
+  return response;
+}
+
+awaitable<m::CreatePartitionsResponse> handle_create_partitions(
+    KafkaContext& context, Session&, const m::CreatePartitionsRequest& request) {
+  co_return handle_create_partitions_now(context, request);
 }
 
 }  // namespace skein::kafka
