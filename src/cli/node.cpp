@@ -45,6 +45,7 @@ Node::Node(NodeConfig config)
       subscriptions_(pool_, router_),
       loop_lag_(pool_),
       streams_(pool_, {data_.path(), config_.housekeeping_interval}),
+      offsets_(streams_),
       http_context_{pool_, router_, subscriptions_, loop_lag_, http_settings(config_)} {
   router_.set_delivery_port(&mailboxes_);
   if (config_.http_listen != "off") {
@@ -56,8 +57,11 @@ Node::Node(NodeConfig config)
   if (config_.kafka_listen != "off") {
     auto endpoint = parse_listen_address(config_.kafka_listen);
     if (auto* error = std::get_if<std::string>(&endpoint)) throw std::runtime_error(*error);
-    kafka_context_.reset(
-        new kafka::KafkaContext{pool_, streams_, kafka_settings(config_), data_.cluster_id()});
+    kafka::GroupSettings group_settings;
+    group_settings.initial_rebalance_delay = config_.group_initial_rebalance_delay;
+    groups_ = std::make_unique<kafka::GroupCoordinator>(pool_, offsets_, group_settings);
+    kafka_context_.reset(new kafka::KafkaContext{pool_, streams_, groups_.get(), &offsets_,
+                                                 kafka_settings(config_), data_.cluster_id()});
     kafka_ = std::make_unique<kafka::KafkaServer>(
         *kafka_context_, std::get<boost::asio::ip::tcp::endpoint>(endpoint));
   }
@@ -69,8 +73,10 @@ Node::~Node() {
 
 void Node::start() {
   streams_.open();  // before the shards run: partitions recover here
+  if (kafka_) offsets_.load();
   pool_.start();
   streams_.start();
+  if (groups_) groups_->start();
   std::vector<runtime::Service*> services = {&loop_lag_};
   if (http_) services.push_back(http_.get());
   if (kafka_) services.push_back(kafka_.get());
@@ -87,6 +93,7 @@ void Node::stop() {
   stopped_ = true;
   const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop(deadline);
+  if (groups_) groups_->stop();
   pool_.stop();
   streams_.close();  // every partition synced and closed
   spdlog::info("node {} stopped", config_.node_name);

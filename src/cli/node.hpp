@@ -13,8 +13,10 @@
 #include "core/router.hpp"
 #include "http/http_context.hpp"
 #include "http/http_server.hpp"
+#include "kafka/group_coordinator.hpp"
 #include "kafka/kafka_context.hpp"
 #include "kafka/kafka_server.hpp"
+#include "kafka/offset_store.hpp"
 #include "runtime/data_directory.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/service.hpp"
@@ -52,8 +54,10 @@ class Node {
   runtime::SubscriptionService subscriptions_;
   runtime::LoopLagProbe loop_lag_;
   runtime::StreamService streams_;
+  kafka::OffsetStore offsets_;
   http::HttpContext http_context_;
   std::unique_ptr<http::HttpServer> http_;
+  std::unique_ptr<kafka::GroupCoordinator> groups_;
   std::unique_ptr<kafka::KafkaContext> kafka_context_;
   std::unique_ptr<kafka::KafkaServer> kafka_;
   std::vector<runtime::Service*> started_;

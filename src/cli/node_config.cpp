@@ -126,6 +126,16 @@ std::vector<Setting> make_settings() {
          return parse_int(v, c.kafka_max_request_bytes, std::size_t{1024},
                           std::size_t{1024} * 1024 * 1024);
        }},
+      {"kafka.group_initial_rebalance_delay_ms", "SKEIN_KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS",
+       "--kafka-group-initial-rebalance-delay-ms", "3000",
+       "How long a consumer group formed from empty waits for more members before its first "
+       "rebalance.",
+       [](NodeConfig& c, std::string_view v) {
+         long ms = 0;
+         auto error = parse_int(v, ms, 0L, 300000L);
+         if (!error) c.group_initial_rebalance_delay = std::chrono::milliseconds(ms);
+         return error;
+       }},
       {"streams.fsync", "SKEIN_STREAMS_FSYNC", "--streams-fsync", "interval",
        "fsync policy of streams created without one: always, interval or never.",
        [](NodeConfig& c, std::string_view v) -> Error {

@@ -37,6 +37,7 @@ struct NodeConfig {
   bool kafka_auto_create = true;
   std::int32_t kafka_default_partitions = 1;
   std::size_t kafka_max_request_bytes = 100 * 1024 * 1024;
+  std::chrono::milliseconds group_initial_rebalance_delay{3000};
   std::string stream_fsync = "interval";  // for streams created without one
   std::chrono::milliseconds housekeeping_interval{300000};
 };

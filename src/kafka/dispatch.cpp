@@ -1,7 +1,5 @@
 // From a parsed request to its handler and back to a response frame
-// (handlers.hpp). APIs whose handlers have not landed yet are answered by
-// closing the connection, as for an API not served, so ApiVersions must not
-// list them: see served_by_handlers().
+// (handlers.hpp): every API the codec serves has its case here.
 #include <boost/asio/use_awaitable.hpp>
 
 #include "kafka/handlers.hpp"
@@ -58,6 +56,15 @@ awaitable<HandlerOutcome> dispatch(KafkaContext& context, Session& session,
                 handle_describe_configs(context, session, *body, version))
     SKEIN_SERVE(incremental_alter_configs, IncrementalAlterConfigs,
                 handle_incremental_alter_configs(context, session, *body))
+    SKEIN_SERVE(join_group, JoinGroup, handle_join_group(context, session, *body, version))
+    SKEIN_SERVE(sync_group, SyncGroup, handle_sync_group(context, session, *body))
+    SKEIN_SERVE(heartbeat, Heartbeat, handle_heartbeat(context, session, *body))
+    SKEIN_SERVE(leave_group, LeaveGroup, handle_leave_group(context, session, *body, version))
+    SKEIN_SERVE(offset_commit, OffsetCommit, handle_offset_commit(context, session, *body))
+    SKEIN_SERVE(offset_fetch, OffsetFetch, handle_offset_fetch(context, session, *body, version))
+    SKEIN_SERVE(describe_groups, DescribeGroups, handle_describe_groups(context, session, *body))
+    SKEIN_SERVE(list_groups, ListGroups, handle_list_groups(context, session, *body))
+    SKEIN_SERVE(delete_groups, DeleteGroups, handle_delete_groups(context, session, *body))
     SKEIN_SERVE(sasl_handshake, SaslHandshake, handle_sasl_handshake(context, session, *body))
     SKEIN_SERVE(sasl_authenticate, SaslAuthenticate,
                 handle_sasl_authenticate(context, session, *body))

@@ -17,6 +17,7 @@ namespace skein::kafka {
 // Per-connection state that handlers read and change.
 struct Session {
   std::string client_id;
+  std::string client_host;     // the peer's address
   std::string sasl_mechanism;  // chosen by SaslHandshake; empty before
   std::string principal;       // "User:name" after SaslAuthenticate, else "User:ANONYMOUS"
 };
@@ -68,6 +69,27 @@ awaitable<m::SaslHandshakeResponse> handle_sasl_handshake(KafkaContext&, Session
                                                           const m::SaslHandshakeRequest&);
 awaitable<m::SaslAuthenticateResponse> handle_sasl_authenticate(KafkaContext&, Session&,
                                                                 const m::SaslAuthenticateRequest&);
+
+awaitable<m::JoinGroupResponse> handle_join_group(KafkaContext&, Session&,
+                                                  const m::JoinGroupRequest&, std::int16_t version);
+awaitable<m::SyncGroupResponse> handle_sync_group(KafkaContext&, Session&,
+                                                  const m::SyncGroupRequest&);
+awaitable<m::HeartbeatResponse> handle_heartbeat(KafkaContext&, Session&,
+                                                 const m::HeartbeatRequest&);
+awaitable<m::LeaveGroupResponse> handle_leave_group(KafkaContext&, Session&,
+                                                    const m::LeaveGroupRequest&,
+                                                    std::int16_t version);
+awaitable<m::OffsetCommitResponse> handle_offset_commit(KafkaContext&, Session&,
+                                                        const m::OffsetCommitRequest&);
+awaitable<m::OffsetFetchResponse> handle_offset_fetch(KafkaContext&, Session&,
+                                                      const m::OffsetFetchRequest&,
+                                                      std::int16_t version);
+awaitable<m::DescribeGroupsResponse> handle_describe_groups(KafkaContext&, Session&,
+                                                            const m::DescribeGroupsRequest&);
+awaitable<m::ListGroupsResponse> handle_list_groups(KafkaContext&, Session&,
+                                                    const m::ListGroupsRequest&);
+awaitable<m::DeleteGroupsResponse> handle_delete_groups(KafkaContext&, Session&,
+                                                        const m::DeleteGroupsRequest&);
 
 // The user a SASL PLAIN token names (authzid NUL user NUL password); empty
 // when the token is malformed.

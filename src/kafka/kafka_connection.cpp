@@ -116,6 +116,7 @@ asio::awaitable<bool> KafkaConnection::serve(std::span<const std::byte> frame, W
   if (!out.ok()) {
     spdlog::error("kafka: cannot encode the {} v{} response for {}: {}",
                   find_api(header.api_key)->name, header.api_version, peer_, out.error());
+    out = Writer{};  // send none of it: the bytes would not mean what was meant
     co_return false;
   }
   co_return outcome == HandlerOutcome::answered;

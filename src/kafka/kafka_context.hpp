@@ -23,9 +23,14 @@ struct KafkaSettings {
   storage::FsyncPolicy default_fsync = storage::FsyncPolicy::interval;
 };
 
+class GroupCoordinator;
+class OffsetStore;
+
 struct KafkaContext {
   runtime::ShardPool& pool;
   runtime::StreamService& streams;
+  GroupCoordinator* groups = nullptr;
+  OffsetStore* offsets = nullptr;
   KafkaSettings settings;
   std::string cluster_id;    // stable per data directory
   std::int32_t node_id = 0;  // a single-node cluster: this node leads every partition

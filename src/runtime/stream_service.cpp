@@ -285,8 +285,7 @@ struct AppendCall {
   PartitionRef partition;
   std::vector<std::byte> batch;
   bool wait_durable = false;
-  asio::any_io_executor caller;
-  std::function<void(AppendResult)> complete;  // posts the result to the caller
+  std::function<void(AppendResult)> complete;  // resumes the caller
 
   void run() {
     StreamPartition& p = *partition;
@@ -328,20 +327,12 @@ asio::awaitable<AppendResult> StreamService::append(PartitionRef p, std::vector<
   call->partition = p;
   call->batch.swap(batch);
   call->wait_durable = wait_durable;
-  call->caller = co_await asio::this_coro::executor;
-  // A named initiation: GCC 12 destroys a lambda's captures twice when the
-  // lambda is a temporary inside a co_await expression.
-  auto initiation = [call](auto handler) {
-    // The handler is move-only and GroupCommit's callback a std::function.
-    auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-    call->complete = [shared, caller = call->caller](AppendResult r) {
-      asio::post(caller, [shared, r = std::move(r)]() mutable { (*shared)(std::move(r)); });
-    };
-    asio::post(call->partition->executor(), [call] { call->run(); });
+  auto work = [call](std::function<void(AppendResult)> done) {
+    call->complete = std::move(done);
+    call->run();
   };
   AppendResult result =
-      co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(AppendResult)>(
-          initiation, asio::use_awaitable);
+      co_await start_on<AppendResult>(call->partition->executor(), std::move(work));
   co_return result;
 }
 

@@ -7,31 +7,9 @@
 
 namespace skein::kafka {
 
-namespace {
-// APIs decoded by the codec whose handlers have not landed yet (the group
-// coordinator): not offered, so that clients do not send them.
-bool offered(std::int16_t key) {
-  switch (static_cast<ApiKey>(key)) {
-    case ApiKey::join_group:
-    case ApiKey::sync_group:
-    case ApiKey::heartbeat:
-    case ApiKey::leave_group:
-    case ApiKey::offset_commit:
-    case ApiKey::offset_fetch:
-    case ApiKey::describe_groups:
-    case ApiKey::list_groups:
-    case ApiKey::delete_groups:
-      return false;
-    default:
-      return true;
-  }
-}
-}  // namespace
-
 awaitable<m::ApiVersionsResponse> handle_api_versions(KafkaContext&, Session&,
                                                       const m::ApiVersionsRequest&) {
   m::ApiVersionsResponse response = api_versions_response();
-  std::erase_if(response.api_keys, [](const auto& api) { return !offered(api.api_key); });
   co_return response;
 }
 

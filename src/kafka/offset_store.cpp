@@ -1,0 +1,237 @@
+// Committed offsets in an internal compacted stream (offset_store.hpp).
+#include "kafka/offset_store.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "storage/compression.hpp"
+
+namespace skein::kafka {
+
+namespace {
+
+void put(std::string& out, std::uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+// Reads big-endian fields off the front of a view; `ok` turns false on overrun.
+struct Cursor {
+  std::string_view rest;
+  bool ok = true;
+  std::uint64_t get(int bytes) {
+    if (rest.size() < static_cast<std::size_t>(bytes)) {
+      ok = false;
+      return 0;
+    }
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(rest[i]);
+    rest.remove_prefix(bytes);
+    return v;
+  }
+  std::string text() {
+    const auto n = get(2);
+    if (!ok || rest.size() < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(rest.substr(0, n));
+    rest.remove_prefix(n);
+    return s;
+  }
+};
+
+std::vector<std::byte> bytes_of(const std::string& s) {
+  const auto* p = reinterpret_cast<const std::byte*>(s.data());
+  return std::vector<std::byte>(p, p + s.size());
+}
+
+std::string as_string(const std::vector<std::byte>& v) {
+  return std::string(reinterpret_cast<const char*>(v.data()), v.size());
+}
+
+}  // namespace
+
+std::vector<std::byte> OffsetStore::encode_key(const Key& key) {
+  std::string out;
+  put(out, 0, 1);
+  put(out, std::get<0>(key).size(), 2);
+  out += std::get<0>(key);
+  put(out, std::get<1>(key).size(), 2);
+  out += std::get<1>(key);
+  put(out, static_cast<std::uint32_t>(std::get<2>(key)), 4);
+  return bytes_of(out);
+}
+
+std::optional<OffsetStore::Key> OffsetStore::decode_key(std::string_view bytes) {
+  Cursor c{bytes};
+  if (c.get(1) != 0) return std::nullopt;
+  std::string group = c.text();
+  std::string topic = c.text();
+  const auto partition = static_cast<std::int32_t>(c.get(4));
+  if (!c.ok || !c.rest.empty()) return std::nullopt;
+  return Key{std::move(group), std::move(topic), partition};
+}
+
+std::vector<std::byte> OffsetStore::encode_value(const CommittedOffset& v) {
+  std::string out;
+  put(out, 0, 1);
+  put(out, static_cast<std::uint64_t>(v.offset), 8);
+  put(out, static_cast<std::uint32_t>(v.leader_epoch), 4);
+  put(out, static_cast<std::uint64_t>(v.commit_time_ms), 8);
+  put(out, v.metadata.size(), 2);
+  out += v.metadata;
+  return bytes_of(out);
+}
+
+std::optional<CommittedOffset> OffsetStore::decode_value(std::string_view bytes) {
+  Cursor c{bytes};
+  if (c.get(1) != 0) return std::nullopt;
+  CommittedOffset v;
+  v.offset = static_cast<std::int64_t>(c.get(8));
+  v.leader_epoch = static_cast<std::int32_t>(c.get(4));
+  v.commit_time_ms = static_cast<std::int64_t>(c.get(8));
+  v.metadata = c.text();
+  if (!c.ok) return std::nullopt;
+  return v;
+}
+
+void OffsetStore::load() {
+  if (!streams_.find(kStream)) {
+    storage::StreamConfig config;
+    config.name = kStream;
+    config.cleanup_delete = false;
+    config.cleanup_compact = true;
+    config.segment_bytes = 100 * 1024 * 1024;
+    if (auto created = streams_.create(config); !created)
+      throw std::runtime_error(std::string(kStream) + ": " + created.error().message);
+  }
+  runtime::PartitionRef partition = streams_.partition(kStream, 0);
+  storage::Partition& log = partition->log();  // the shards are not running yet
+  std::int64_t offset = log.log_start_offset();
+  std::vector<std::byte> bytes;
+  while (offset < log.log_end_offset()) {
+    auto range = log.read(offset, 1 << 20);
+    if (!range) throw std::runtime_error(std::string(kStream) + ": " + range.error().message);
+    if (!range.value()) break;
+    const storage::FileRange& r = *range.value();
+    bytes.resize(r.length);
+    if (::pread(r.fd(), bytes.data(), r.length, static_cast<off_t>(r.position)) !=
+        static_cast<ssize_t>(r.length))
+      throw std::runtime_error(std::string(kStream) + ": short read");
+    std::span<const std::byte> rest(bytes);
+    std::int64_t last = offset;
+    while (!rest.empty()) {
+      auto check = storage::check_batch(rest, rest.size(), false);
+      if (!check.header) throw std::runtime_error(std::string(kStream) + ": " + check.message);
+      auto records = storage::decode_records(rest.first(check.header->total_bytes()));
+      for (const auto& record : records.value_or(std::vector<storage::RecordView>{})) {
+        if (!record.key) continue;
+        auto key = decode_key(*record.key);
+        if (!key) continue;
+        auto value = record.value ? decode_value(*record.value) : std::nullopt;
+        if (value)
+          offsets_[*key] = std::move(*value);
+        else
+          offsets_.erase(*key);
+      }
+      last = check.header->last_offset();
+      rest = rest.subspan(check.header->total_bytes());
+    }
+    offset = last + 1;
+  }
+}
+
+boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::append(
+    std::vector<storage::RecordSpec> records) {
+  runtime::PartitionRef partition = streams_.partition(kStream, 0);
+  if (!partition)
+    co_return storage::Error{storage::Errc::not_found, "no stream __consumer_offsets"};
+  std::vector<std::byte> batch = storage::build_batch(records);
+  runtime::AppendResult result = co_await streams_.append(partition, std::move(batch), true);
+  co_return result.error;
+}
+
+boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::commit(
+    std::string group,
+    std::vector<std::tuple<std::string, std::int32_t, CommittedOffset>> offsets) {
+  const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  std::vector<storage::RecordSpec> records;
+  for (const auto& [topic, partition, value] : offsets) {
+    storage::RecordSpec spec;
+    spec.key = as_string(encode_key(Key{group, topic, partition}));
+    spec.value = as_string(encode_value(value));
+    spec.timestamp = now;
+    records.push_back(std::move(spec));
+  }
+  if (records.empty()) co_return std::nullopt;
+  auto error = co_await append(std::move(records));
+  if (error) co_return error;
+  std::lock_guard lock(mutex_);
+  for (const auto& [topic, partition, value] : offsets)
+    offsets_[Key{group, topic, partition}] = value;
+  co_return std::nullopt;
+}
+
+boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::forget(std::string group) {
+  std::vector<Key> keys;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = offsets_.lower_bound(Key{group, "", INT32_MIN});
+         it != offsets_.end() && std::get<0>(it->first) == group; ++it)
+      keys.push_back(it->first);
+  }
+  std::vector<storage::RecordSpec> tombstones;
+  for (const Key& key : keys) {
+    storage::RecordSpec spec;
+    spec.key = as_string(encode_key(key));
+    spec.timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    tombstones.push_back(std::move(spec));
+  }
+  if (tombstones.empty()) co_return std::nullopt;
+  auto error = co_await append(std::move(tombstones));
+  if (error) co_return error;
+  std::lock_guard lock(mutex_);
+  for (const Key& key : keys) offsets_.erase(key);
+  co_return std::nullopt;
+}
+
+std::optional<CommittedOffset> OffsetStore::fetch(const std::string& group,
+                                                  const std::string& topic,
+                                                  std::int32_t partition) const {
+  std::lock_guard lock(mutex_);
+  auto it = offsets_.find(Key{group, topic, partition});
+  if (it == offsets_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::map<std::pair<std::string, std::int32_t>, CommittedOffset> OffsetStore::fetch_all(
+    const std::string& group) const {
+  std::lock_guard lock(mutex_);
+  std::map<std::pair<std::string, std::int32_t>, CommittedOffset> out;
+  for (auto it = offsets_.lower_bound(Key{group, "", INT32_MIN});
+       it != offsets_.end() && std::get<0>(it->first) == group; ++it)
+    out[{std::get<1>(it->first), std::get<2>(it->first)}] = it->second;
+  return out;
+}
+
+bool OffsetStore::has_offsets(const std::string& group) const {
+  std::lock_guard lock(mutex_);
+  auto it = offsets_.lower_bound(Key{group, "", INT32_MIN});
+  return it != offsets_.end() && std::get<0>(it->first) == group;
+}
+
+std::vector<std::string> OffsetStore::groups() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> out;
+  for (const auto& [key, value] : offsets_)
+    if (out.empty() || out.back() != std::get<0>(key)) out.push_back(std::get<0>(key));
+  return out;
+}
+
+}  // namespace skein::kafka
