@@ -221,3 +221,20 @@ def test_kafka_python_produces_and_consumes(node):
     values = sorted(m.value for m in consumer)
     consumer.close()
     assert values == sorted(b"v%d" % i for i in range(1000))
+
+
+def test_the_internal_offsets_stream_is_listed_internal_and_protected(node):
+    client = admin(node)
+    topics = client.list_topics(timeout=10).topics
+    assert "__consumer_offsets" in topics
+    with pytest.raises(KafkaException) as deleting:
+        client.delete_topics(["__consumer_offsets"])["__consumer_offsets"].result(30)
+    assert deleting.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+    errors = []
+    producer = Producer({"bootstrap.servers": node.kafka, "message.send.max.retries": 0})
+    producer.produce("__consumer_offsets", key=b"junk", value=b"junk",
+                     on_delivery=lambda err, msg: errors.append(err))
+    producer.flush(30)
+    assert len(errors) == 1 and errors[0] is not None
+    assert errors[0].code() == KafkaError.TOPIC_EXCEPTION
+    assert "__consumer_offsets" in client.list_topics(timeout=10).topics

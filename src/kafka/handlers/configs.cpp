@@ -2,6 +2,7 @@
 // settings by Kafka config name (storage/stream_config.hpp). A broker
 // resource is described with no entries, and cannot be altered here.
 #include "kafka/handlers.hpp"
+#include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
 
 namespace skein::kafka {
@@ -93,6 +94,9 @@ static m::IncrementalAlterConfigsResponse handle_incremental_alter_configs_now(
                                                    : std::nullopt;
     if (resource.resource_type != kTopic) {
       fail(ErrorCode::invalid_request, "only topic configs can be altered");
+    } else if (resource.resource_name == OffsetStore::kStream) {
+      fail(ErrorCode::topic_authorization_failed,
+           resource.resource_name + " is internal to the node");
     } else if (!config) {
       fail(ErrorCode::unknown_topic_or_partition, "no stream " + resource.resource_name);
     } else {

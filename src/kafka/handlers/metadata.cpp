@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kafka/handlers.hpp"
+#include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
 
 namespace skein::kafka {
@@ -42,6 +43,7 @@ m::MetadataResponse::MetadataResponseTopic describe(KafkaContext& context,
                                                     const storage::StreamConfig& config) {
   m::MetadataResponse::MetadataResponseTopic topic;
   topic.name = config.name;
+  topic.is_internal = config.name == OffsetStore::kStream;
   for (std::int32_t p = 0; p < config.partitions; ++p) {
     m::MetadataResponse::MetadataResponsePartition partition;
     partition.partition_index = p;

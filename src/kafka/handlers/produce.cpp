@@ -14,6 +14,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "kafka/handlers.hpp"
+#include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
 #include "storage/compression.hpp"
 
@@ -101,8 +102,12 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
     Response::TopicProduceResponse t;
     t.name = topic.name;
     std::int16_t topic_error = 0;
-    auto config =
-        valid_acks ? find_or_create_stream(context, topic.name, true, &topic_error) : std::nullopt;
+    // The internal stream is written by the node alone, as Kafka's are.
+    const bool internal = topic.name == OffsetStore::kStream;
+    if (internal) topic_error = code(ErrorCode::invalid_topic_exception);
+    auto config = valid_acks && !internal
+                      ? find_or_create_stream(context, topic.name, true, &topic_error)
+                      : std::nullopt;
     for (const auto& part : topic.partition_data) {
       Response::PartitionProduceResponse p;
       p.index = part.index;

@@ -2,6 +2,7 @@
 // (DESIGN.md §1). A single node holds one replica of everything, so a
 // replication factor above 1 is refused rather than pretended.
 #include "kafka/handlers.hpp"
+#include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
 
 namespace skein::kafka {
@@ -105,7 +106,10 @@ static m::DeleteTopicsResponse handle_delete_topics_now(KafkaContext& context,
   for (const std::string& name : names) {
     m::DeleteTopicsResponse::DeletableTopicResult r;
     r.name = name;
-    if (auto removed = context.streams.remove(name); !removed) {
+    if (name == OffsetStore::kStream) {
+      r.error_code = code(ErrorCode::topic_authorization_failed);
+      r.error_message = name + " is internal to the node";
+    } else if (auto removed = context.streams.remove(name); !removed) {
       r.error_code = error_for(removed.error());
       r.error_message = removed.error().message;
     }
@@ -127,7 +131,10 @@ static m::CreatePartitionsResponse handle_create_partitions_now(
     m::CreatePartitionsResponse::CreatePartitionsTopicResult r;
     r.name = topic.name;
     auto config = context.streams.find(topic.name);
-    if (!config) {
+    if (topic.name == OffsetStore::kStream) {
+      r.error_code = code(ErrorCode::topic_authorization_failed);
+      r.error_message = topic.name + " is internal to the node";
+    } else if (!config) {
       r.error_code = code(ErrorCode::unknown_topic_or_partition);
       r.error_message = "no stream " + topic.name;
     } else if (topic.count <= config->partitions) {
