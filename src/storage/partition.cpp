@@ -138,6 +138,7 @@ Result<std::unique_ptr<Partition>> Partition::open(std::string directory, Partit
 Status Partition::roll(Clock::time_point now) {
   // A rolled segment is never written again: make it durable once, here.
   if (auto synced = active().sync(); !synced) return synced;
+  active().release_preallocated();
   auto segment = Segment::open(directory_, active().next_offset(), options_.segment, false);
   if (!segment) return segment.error();
   segments_.emplace(segment.value()->base_offset(), std::move(segment.value()));

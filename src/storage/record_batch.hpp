@@ -79,6 +79,14 @@ void set_base_offset(std::span<std::byte> batch, std::int64_t base_offset);
 // CRC-32C (Castagnoli), as Kafka computes it; `crc` continues an earlier value.
 std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc = 0);
 
+namespace detail {
+// The ways crc32c can compute (the fastest the CPU has is used), for tests to
+// check each; nullopt when this CPU lacks the one asked for.
+enum class Crc32cWay { tables, sse42, vpclmulqdq };
+std::optional<std::uint32_t> crc32c_using(Crc32cWay way, std::span<const std::byte> bytes,
+                                          std::uint32_t crc = 0);
+}  // namespace detail
+
 // One record to build into a batch.
 struct RecordSpec {
   std::optional<std::string> key;    // nullopt: null key

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -60,6 +61,7 @@ Segment::Segment(std::string directory, std::int64_t base_offset, SegmentOptions
     : directory_(std::move(directory)),
       base_offset_(base_offset),
       options_(options),
+      log_path_(directory_ + "/" + file_name(base_offset, ".log")),
       next_offset_(base_offset) {}
 
 FileHandle::~FileHandle() {
@@ -68,6 +70,7 @@ FileHandle::~FileHandle() {
 
 Segment::~Segment() {
   persist_index_entries();
+  release_preallocated();
   for (int fd : {index_fd_, time_fd_})
     if (fd >= 0) ::close(fd);
 }
@@ -85,7 +88,7 @@ Status Segment::open_files() {
     if (*fds[i] < 0) return system_error(errno, "open " + file);
   }
   const off_t end = ::lseek(log_fd, 0, SEEK_END);
-  if (end < 0) return system_error(errno, "seek " + path(".log"));
+  if (end < 0) return system_error(errno, "seek " + log_path_);
   size_ = static_cast<std::uint64_t>(end);
   return Ok{};
 }
@@ -99,6 +102,8 @@ Result<std::unique_ptr<Segment>> Segment::open(const std::string& directory,
   if (report == nullptr) report = &local;
   if (auto opened = segment->open_files(); !opened) return opened.error();
   if (recover) {
+    // The active segment: a crash may have left blocks allocated past its end.
+    segment->release_on_close_ = true;
     if (auto scanned = segment->scan(0, /*verify_crc=*/true, report); !scanned)
       return scanned.error();
     report->index_rebuilt = true;
@@ -124,7 +129,7 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
   while (position < size_) {
     std::string problem;
     buffer.resize(kBatchHeaderBytes);
-    auto got = read_at(log_->fd(), buffer, position, path(".log"));
+    auto got = read_at(log_->fd(), buffer, position, log_path_);
     if (!got) return got.error();
     std::optional<BatchHeader> header;
     if (got.value() < kBatchHeaderBytes) {
@@ -135,7 +140,7 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
         problem = "a batch of " + std::to_string(total) + " bytes that the file does not hold";
       } else {
         buffer.resize(total);
-        got = read_at(log_->fd(), buffer, position, path(".log"));
+        got = read_at(log_->fd(), buffer, position, log_path_);
         if (!got) return got.error();
         BatchCheck check = check_batch(buffer, options_.max_batch_bytes, verify_crc);
         if (!check.header)
@@ -150,12 +155,12 @@ Status Segment::scan(std::uint64_t from, bool verify_crc, RecoveryReport* report
       }
     }
     if (!problem.empty()) {
-      const std::string where = path(".log") + " at position " + std::to_string(position) +
+      const std::string where = log_path_ + " at position " + std::to_string(position) +
                                 " (offset " + std::to_string(next_offset_) + ")";
       if (report == nullptr)
         return Error{Errc::corrupt, "corrupt segment " + where + ": " + problem};
       if (::ftruncate(log_->fd(), static_cast<off_t>(position)) != 0)
-        return system_error(errno, "truncate " + path(".log"));
+        return system_error(errno, "truncate " + log_path_);
       report->truncated_bytes += size_ - position;
       report->reason = where + ": " + problem;
       size_ = position;
@@ -196,7 +201,7 @@ Status Segment::load_indexes() {
   std::vector<std::byte> offsets, times;
   if (auto s = load(index_fd_, path(".index"), offsets); !s) return s;
   if (auto s = load(time_fd_, path(".timeindex"), times); !s) return s;
-  const Error stale{Errc::corrupt, "stale index for " + path(".log")};
+  const Error stale{Errc::corrupt, "stale index for " + log_path_};
   if (offsets.size() % kIndexEntryBytes != 0 || times.size() % kTimeEntryBytes != 0) return stale;
   for (std::size_t i = 0; i < offsets.size(); i += kIndexEntryBytes) {
     IndexEntry e{static_cast<std::uint32_t>(get_be(&offsets[i], 4)),
@@ -237,7 +242,7 @@ Status Segment::rewrite_indexes() {
     put_be(&times[i * kTimeEntryBytes + 8], time_index_[i].relative_offset, 4);
   }
   if (::ftruncate(index_fd_, 0) != 0 || ::ftruncate(time_fd_, 0) != 0)
-    return system_error(errno, "truncate the indexes of " + path(".log"));
+    return system_error(errno, "truncate the indexes of " + log_path_);
   if (auto s = write_at(index_fd_, offsets, 0, path(".index")); !s) return s;
   persisted_index_ = index_.size();
   persisted_time_ = time_index_.size();
@@ -273,9 +278,12 @@ Result<std::int64_t> Segment::append(std::span<std::byte> batch, const BatchHead
                                           " bytes announces " +
                                           std::to_string(header.total_bytes())};
   set_base_offset(batch, next_offset_);
-  if (auto written = write_at(log_->fd(), batch, size_, path(".log")); !written) {
+  preallocate(size_ + batch.size());
+  if (auto written = write_at(log_->fd(), batch, size_, log_path_); !written) {
     // Leave no partial batch behind (best effort: recovery would cut it too).
+    // This also releases the blocks allocated ahead.
     [[maybe_unused]] int ignored = ::ftruncate(log_->fd(), static_cast<off_t>(size_));
+    allocated_ = size_;
     return written.error();
   }
   BatchHeader stored = header;
@@ -285,8 +293,35 @@ Result<std::int64_t> Segment::append(std::span<std::byte> batch, const BatchHead
   return stored.base_offset;
 }
 
+// Allocates the log's blocks up to `end` and ahead of it, when not yet done.
+// Best effort: without it (a filesystem that cannot, a full disk) the write
+// allocates its own blocks, or fails and says why.
+void Segment::preallocate(std::uint64_t end) {
+  if (options_.preallocate_bytes == 0 || end <= allocated_) return;
+  constexpr std::uint64_t kMinAhead = 64 * 1024;
+  const std::uint64_t ahead =
+      std::min<std::uint64_t>(std::max(size_, kMinAhead), options_.preallocate_bytes);
+  const std::uint64_t from = std::max(allocated_, size_);
+  const std::uint64_t to = end + ahead;
+  release_on_close_ = true;
+  if (::fallocate(log_->fd(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from),
+                  static_cast<off_t>(to - from)) == 0) {
+    allocated_ = to;
+  } else if (errno == EOPNOTSUPP || errno == ENOSYS) {
+    options_.preallocate_bytes = 0;  // not on this filesystem: stop asking
+  }
+}
+
+void Segment::release_preallocated() {
+  if (!release_on_close_ || !log_) return;
+  // Truncating to the size it has frees the blocks past it (ext4, xfs, tmpfs).
+  [[maybe_unused]] int ignored = ::ftruncate(log_->fd(), static_cast<off_t>(size_));
+  allocated_ = size_;
+  release_on_close_ = false;
+}
+
 Status Segment::sync() {
-  if (::fdatasync(log_->fd()) != 0) return system_error(errno, "fdatasync " + path(".log"));
+  if (::fdatasync(log_->fd()) != 0) return system_error(errno, "fdatasync " + log_path_);
   persist_index_entries();
   return Ok{};
 }
@@ -300,10 +335,10 @@ Result<std::optional<FileRange>> Segment::read(std::int64_t offset, std::size_t 
   std::uint64_t position = entry == index_.begin() ? 0 : std::prev(entry)->position;
   std::byte prefix[kBatchPrefixBytes];
   auto read_prefix = [&](std::uint64_t at) -> Result<BatchPrefix> {
-    auto got = read_at(log_->fd(), prefix, at, path(".log"));
+    auto got = read_at(log_->fd(), prefix, at, log_path_);
     if (!got) return got.error();
     if (got.value() < kBatchPrefixBytes)
-      return Error{Errc::corrupt, path(".log") + ": short batch at position " + std::to_string(at)};
+      return Error{Errc::corrupt, log_path_ + ": short batch at position " + std::to_string(at)};
     return parse_prefix(prefix);
   };
   for (;;) {  // find the batch holding `offset`
@@ -312,8 +347,7 @@ Result<std::optional<FileRange>> Segment::read(std::int64_t offset, std::size_t 
     if (batch.value().last_offset >= offset) break;
     position += batch.value().total_bytes;
     if (position >= size_)
-      return Error{Errc::corrupt,
-                   path(".log") + ": offset " + std::to_string(offset) + " not found"};
+      return Error{Errc::corrupt, log_path_ + ": offset " + std::to_string(offset) + " not found"};
   }
   FileRange range{log_, position, 0};
   while (position < size_) {  // whole batches up to the budget, at least one

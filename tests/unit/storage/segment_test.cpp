@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -209,6 +210,64 @@ TEST_F(SegmentTest, RefusesABatchWhoseSizeDisagreesWithItsHeader) {
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.error().code, Errc::invalid_batch);
   EXPECT_EQ(segment->size_bytes(), 0u);
+}
+
+// Bytes of the file's allocated blocks.
+std::uint64_t allocated_bytes(const std::string& file) {
+  struct stat st {};
+  EXPECT_EQ(::stat(file.c_str(), &st), 0) << file;
+  return static_cast<std::uint64_t>(st.st_blocks) * 512;
+}
+
+TEST_F(SegmentTest, AllocatesAheadWithoutGrowingTheFileAndReleasesOnClose) {
+  std::uint64_t size = 0;
+  {
+    auto segment = open(false);
+    for (int i = 0; i < 20; ++i) append(*segment, 3, 1000 + i);
+    size = segment->size_bytes();
+    EXPECT_EQ(fs::file_size(log_path()), size);  // readers and recovery see the log's size
+    // At least 64 KiB allocated ahead where the filesystem can (ext4, xfs, tmpfs).
+    const int fd = ::open(log_path().c_str(), O_RDONLY);
+    const bool can = ::fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 1) == 0;
+    ::close(fd);
+    if (can) {
+      EXPECT_GE(allocated_bytes(log_path()), size + 64 * 1024);
+    }
+  }
+  EXPECT_EQ(fs::file_size(log_path()), size);
+  EXPECT_LT(allocated_bytes(log_path()), size + 64 * 1024) << "blocks past the end stayed";
+  auto segment = open(false);
+  EXPECT_EQ(segment->next_offset(), 160);
+}
+
+TEST_F(SegmentTest, RecoveryIgnoresBlocksAllocatedPastTheEndAndCutsAZeroTail) {
+  std::uint64_t size = 0;
+  {
+    auto segment = open(false);
+    for (int i = 0; i < 10; ++i) append(*segment, 2, 1000 + i);
+    size = segment->size_bytes();
+  }
+  {  // as a crash can leave them: blocks allocated past the end, then a tail of zeros
+    const int fd = ::open(log_path().c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    (void)::fallocate(fd, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(size), 1 << 20);
+    ::close(fd);
+  }
+  {
+    RecoveryReport report;
+    auto segment = open(true, &report);
+    EXPECT_EQ(report.truncated_bytes, 0u) << report.reason;
+    EXPECT_EQ(segment->size_bytes(), size);
+    EXPECT_EQ(segment->next_offset(), 120);
+  }
+  EXPECT_LT(allocated_bytes(log_path()), size + 64 * 1024) << "blocks past the end stayed";
+  fs::resize_file(log_path(), size + 8192);  // a size ahead of the data: zeros
+  RecoveryReport report;
+  auto segment = open(true, &report);
+  EXPECT_EQ(report.truncated_bytes, 8192u);
+  EXPECT_EQ(segment->size_bytes(), size);
+  EXPECT_EQ(append(*segment, 1, 3000), 120);
+  EXPECT_EQ(batches_in(*segment->read(100, 1 << 20).value()).size(), 11u);
 }
 
 TEST_F(SegmentTest, RemoveDeletesItsFiles) {
