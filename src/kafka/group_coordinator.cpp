@@ -159,6 +159,19 @@ struct GroupCoordinator::Group {
     state = State::preparing;
   }
 
+  // The JoinGroup answer that lets a member back into the generation as it
+  // stands, without a rebalance; its session starts again.
+  m::JoinGroupResponse current_generation_for(Member& member) const {
+    member.deadline = Clock::now() + std::chrono::milliseconds(member.session_timeout_ms);
+    m::JoinGroupResponse r;
+    r.generation_id = generation;
+    r.protocol_type = protocol_type;
+    r.protocol_name = protocol;
+    r.leader = leader;
+    r.member_id = member.id;
+    return r;
+  }
+
   void remove_member(const std::string& member_id) {
     auto it = members.find(member_id);
     if (it == members.end()) return;
@@ -353,16 +366,8 @@ asio::awaitable<m::JoinGroupResponse> GroupCoordinator::join(m::JoinGroupRequest
           const bool same = member.protocols == protocols;
           update(member);
           if (was_leader) g.leader = fresh;
-          if (g.state == Group::State::stable && same && !was_leader) {
-            member.deadline = Clock::now() + session;
-            m::JoinGroupResponse r;
-            r.generation_id = g.generation;
-            r.protocol_type = g.protocol_type;
-            r.protocol_name = g.protocol;
-            r.leader = g.leader;
-            r.member_id = fresh;
-            return done(std::move(r));
-          }
+          if (g.state == Group::State::stable && same && !was_leader)
+            return done(g.current_generation_for(member));
           return wait_for_rebalance(member);
         }
         Member& member = admit(fresh);
@@ -394,14 +399,7 @@ asio::awaitable<m::JoinGroupResponse> GroupCoordinator::join(m::JoinGroupRequest
     update(member);
     if (g.state != Group::State::preparing && same && g.leader != id) {
       // A follower rejoining with what it had: the current generation stands.
-      member.deadline = Clock::now() + session;
-      m::JoinGroupResponse r;
-      r.generation_id = g.generation;
-      r.protocol_type = g.protocol_type;
-      r.protocol_name = g.protocol;
-      r.leader = g.leader;
-      r.member_id = id;
-      return done(std::move(r));
+      return done(g.current_generation_for(member));
     }
     return wait_for_rebalance(member);
   };
