@@ -4,6 +4,8 @@ nothing lost or read twice after its commits, committed offsets survive a
 restart of the node, static members keep their partitions, and the group
 admin calls (list, describe, offsets, delete) of kafka-python."""
 import threading
+
+import pytest
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -217,3 +219,53 @@ def test_kafka_python_group_consumer_and_group_admin(make_node):
                           enable_auto_commit=False)
     assert check.committed(KTopicPartition("kpg", 0)) is None
     check.close()
+
+
+@pytest.mark.parametrize("strategy", ["range", "roundrobin", "cooperative-sticky"])
+def test_each_assignor_splits_the_partitions_and_a_third_member_joins(make_node, strategy):
+    """The assignors run in the clients; the coordinator passes their
+    metadata through. Two members split six partitions, then a third joins
+    (cooperative-sticky: in two incremental rebalances) and all records are
+    read exactly once."""
+    node = make_node(*FAST_GROUPS)
+    topic = "assign-" + strategy
+    create(node, topic, 6)
+    produce(node, topic, 600, 6)
+    consumers = [group_consumer(node, "g-" + strategy, f"m{i}",
+                                **{"partition.assignment.strategy": strategy,
+                                   "enable.auto.offset.store": False})
+                 for i in range(3)]
+    seen = {}
+
+    def poll(active):
+        for c in active:
+            for m in c.consume(100, 0.1):
+                if not m.error():
+                    seen.setdefault((m.partition(), m.offset()), []).append(c)
+                    c.store_offsets(message=m)
+            try:
+                c.commit(asynchronous=False)
+            except KafkaException as e:
+                assert e.args[0].code() == KafkaError._NO_OFFSET, e
+
+    def split(active):
+        return [sorted(p.partition for p in c.assignment()) for c in active]
+
+    active = consumers[:2]
+    for c in active:
+        c.subscribe([topic])
+    deadline = time.monotonic() + 30
+    while sorted(sum(split(active), [])) != list(range(6)) or not all(split(active)):
+        assert time.monotonic() < deadline, f"two members never split: {split(active)}"
+        poll(active)
+    consumers[2].subscribe([topic])
+    active = consumers
+    deadline = time.monotonic() + 30
+    while (sorted(sum(split(active), [])) != list(range(6)) or not all(split(active))
+           or len(seen) < 600):
+        assert time.monotonic() < deadline, f"three members never split: {split(active)}"
+        poll(active)
+    assert len(seen) == 600
+    assert all(len(v) == 1 for v in seen.values()), "a record was read twice"
+    for c in consumers:
+        c.close()
