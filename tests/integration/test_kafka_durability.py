@@ -43,7 +43,7 @@ def test_acknowledged_records_survive_kill_9(make_node):
     ends = {}  # per partition, where the log ended after the last round
     for round_number in range(ROUNDS):
         lock = threading.Lock()
-        this_round = {}
+        this_round = {}  # written by the delivery callback, read here: both under poll()
 
         def delivered(err, msg):
             if err is None:
@@ -53,9 +53,16 @@ def test_acknowledged_records_survive_kill_9(make_node):
         producer = Producer({"bootstrap.servers": node.kafka, "acks": "all",
                              "enable.idempotence": True, "linger.ms": 1,
                              "message.timeout.ms": 5000})
-        kill_at = time.monotonic() + rng.uniform(0.05, 0.6)
+        # Kill at a random moment once acknowledgements flow (a slow, e.g.
+        # sanitized, node may take a while to answer its first produce).
+        delay = rng.uniform(0.0, 0.5)
+        kill_at = None
+        give_up = time.monotonic() + 30
         i = 0
-        while time.monotonic() < kill_at:
+        while kill_at is None or time.monotonic() < kill_at:
+            assert time.monotonic() < give_up, "no acknowledgement in 30 s"
+            if kill_at is None and this_round:
+                kill_at = time.monotonic() + delay
             try:
                 producer.produce(topic, value=b"r%d-%d" % (round_number, i),
                                  partition=i % partitions, on_delivery=delivered)
