@@ -152,6 +152,16 @@ std::size_t guess_output(std::size_t input_bytes) {
 
 // ---------------------------------------------------------------- gzip
 
+// Gives zlib the next stretch of `in` once it has used the last one
+// (avail_in is 32 bits, so a large input goes in several).
+void feed_input(z_stream& zs, std::span<const std::byte> in, std::size_t& handed) {
+  if (zs.avail_in != 0 || handed >= in.size()) return;
+  const auto n = std::min<std::size_t>(in.size() - handed, UINT_MAX);
+  zs.next_in = reinterpret_cast<const Bytef*>(in.data() + handed);
+  zs.avail_in = static_cast<uInt>(n);
+  handed += n;
+}
+
 Result<Bytes> gzip_decompress(std::span<const std::byte> in, std::size_t limit) {
   z_stream zs{};
   // 16 + MAX_WBITS: a gzip wrapper (header, CRC-32, length), not zlib's.
@@ -163,12 +173,7 @@ Result<Bytes> gzip_decompress(std::span<const std::byte> in, std::size_t limit) 
   std::size_t handed = 0;  // input bytes given to zlib so far (avail_in is 32 bits)
   std::size_t member = 1;
   for (;;) {
-    if (zs.avail_in == 0 && handed < in.size()) {
-      const auto n = std::min<std::size_t>(in.size() - handed, UINT_MAX);
-      zs.next_in = reinterpret_cast<const Bytef*>(in.data() + handed);
-      zs.avail_in = static_cast<uInt>(n);
-      handed += n;
-    }
+    feed_input(zs, in, handed);
     if (out.free_size() == 0 && !out.grow()) return over_limit(Codec::gzip, limit);
     const auto room = std::min<std::size_t>(out.free_size(), UINT_MAX);
     zs.next_out = reinterpret_cast<Bytef*>(out.free_begin());
@@ -213,12 +218,7 @@ Result<Bytes> gzip_compress(std::span<const std::byte> in) {
   std::size_t handed = 0;
   std::size_t written = 0;
   for (;;) {
-    if (zs.avail_in == 0 && handed < in.size()) {
-      const auto n = std::min<std::size_t>(in.size() - handed, UINT_MAX);
-      zs.next_in = reinterpret_cast<const Bytef*>(in.data() + handed);
-      zs.avail_in = static_cast<uInt>(n);
-      handed += n;
-    }
+    feed_input(zs, in, handed);
     if (written == out.size()) out.resize(out.size() * 2 + 64);
     const auto room = std::min<std::size_t>(out.size() - written, UINT_MAX);
     zs.next_out = reinterpret_cast<Bytef*>(out.data() + written);
