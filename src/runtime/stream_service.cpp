@@ -141,16 +141,13 @@ std::shared_ptr<storage::CompactionJob> StreamService::retain_and_start(const Pa
                  p->index(), retention.value().segments_deleted, retention.value().bytes_deleted);
   }
   p->publish_offsets();
-  if (p->compacting) return nullptr;
-  std::shared_ptr<storage::CompactionJob> job = p->log().start_compaction();
-  p->compacting = job != nullptr;
-  return job;
+  // Null too while an earlier job is still out: the partition keeps track.
+  return p->log().start_compaction();
 }
 
 // On the partition's shard, after the job ran (successfully or not).
 void StreamService::finish_job(const PartitionRef& p, storage::CompactionJob& job,
                                const std::optional<storage::Error>& failed) {
-  p->compacting = false;
   auto report = p->log().finish_compaction(job);
   p->publish_offsets();
   if (failed)

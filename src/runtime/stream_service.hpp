@@ -71,7 +71,6 @@ class StreamPartition {
   // `wake` runs (on this shard) at the next append; dropped when `alive` expires.
   void add_waiter(std::weak_ptr<void> alive, std::function<void()> wake);
   void wake_waiters();
-  bool compacting = false;
   storage::ProducerState producers;  // idempotent producers' sequences
 
  private:
