@@ -15,7 +15,7 @@
 
 int main(int argc, char** argv) {
   using namespace skein::cli;
-  CLI::App app{"Skein: an event mesh of brokers that speak HTTP (and soon Kafka and MQTT)"};
+  CLI::App app{"Skein: an event mesh of brokers that speak HTTP and Kafka (and soon MQTT)"};
   app.require_subcommand(1);
 
   // serve: one flag per setting, from the same table as the TOML keys and env vars.

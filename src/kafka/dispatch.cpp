@@ -40,7 +40,7 @@ awaitable<HandlerOutcome> dispatch(KafkaContext& context, Session& session,
   switch (static_cast<ApiKey>(request.header.api_key)) {
     SKEIN_SERVE(api_versions, ApiVersions, handle_api_versions(context, session, *body))
     SKEIN_SERVE(metadata, Metadata, handle_metadata(context, session, *body, version))
-    SKEIN_SERVE(fetch, Fetch, handle_fetch(context, session, *body))
+    SKEIN_SERVE(fetch, Fetch, handle_fetch(context, session, *body, version))
     SKEIN_SERVE(list_offsets, ListOffsets, handle_list_offsets(context, session, *body, version))
     SKEIN_SERVE(offset_for_leader_epoch, OffsetForLeaderEpoch,
                 handle_offset_for_leader_epoch(context, session, *body))
@@ -71,7 +71,7 @@ awaitable<HandlerOutcome> dispatch(KafkaContext& context, Session& session,
     case ApiKey::produce: {
       auto body = decode<m::ProduceRequest>(request);
       if (!body) co_return HandlerOutcome::malformed;
-      auto response = co_await handle_produce(context, session, *body);
+      auto response = co_await handle_produce(context, session, *body, version);
       if (response) answer(out, request, *response);  // acks=0: no answer
       co_return HandlerOutcome::answered;
     }

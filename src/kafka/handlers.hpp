@@ -39,8 +39,10 @@ awaitable<m::ApiVersionsResponse> handle_api_versions(KafkaContext&, Session&,
 awaitable<m::MetadataResponse> handle_metadata(KafkaContext&, Session&, const m::MetadataRequest&,
                                                std::int16_t version);
 awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext&, Session&,
-                                                            const m::ProduceRequest&);
-awaitable<m::FetchResponse> handle_fetch(KafkaContext&, Session&, const m::FetchRequest&);
+                                                            const m::ProduceRequest&,
+                                                            std::int16_t version);
+awaitable<m::FetchResponse> handle_fetch(KafkaContext&, Session&, const m::FetchRequest&,
+                                         std::int16_t version);
 awaitable<m::ListOffsetsResponse> handle_list_offsets(KafkaContext&, Session&,
                                                       const m::ListOffsetsRequest&,
                                                       std::int16_t version);

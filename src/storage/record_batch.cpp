@@ -335,6 +335,17 @@ std::vector<std::byte> build_batch(const std::vector<RecordSpec>& records, std::
   return out;
 }
 
+void set_log_append_time(std::span<std::byte> batch, std::int64_t time_ms) {
+  if (batch.size() < kBatchHeaderBytes) return;  // not a batch: nothing to mark
+  std::byte* p = batch.data();
+  const auto attributes = load_be<std::uint16_t>(p + kAttributesAt);
+  store_be(p + kAttributesAt, static_cast<std::uint16_t>(attributes | 0x8));
+  store_be(p + kMaxTimestampAt, static_cast<std::uint64_t>(time_ms));
+  const std::size_t length = std::min<std::size_t>(
+      batch.size(), kBatchLengthPrefixBytes + load_be<std::uint32_t>(p + kBatchLengthAt));
+  store_be(p + kCrcAt, crc32c(batch.subspan(kAttributesAt, length - kAttributesAt)));
+}
+
 std::optional<std::vector<RecordView>> decode_records(std::span<const std::byte> batch) {
   // The header's lengths and counts, not its CRC (the caller checked that, or chose not to).
   const BatchCheck check = check_batch(batch, batch.size(), false);

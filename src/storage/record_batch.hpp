@@ -101,6 +101,11 @@ std::vector<std::byte> build_batch(const std::vector<RecordSpec>& records,
                                    std::int64_t producer_id = -1, std::int16_t producer_epoch = -1,
                                    std::int32_t base_sequence = -1);
 
+// Marks the batch at the start of `batch` as stamped by the log
+// (LogAppendTime, attributes bit 3) at `time_ms`, which becomes its max
+// timestamp, and computes the CRC anew.
+void set_log_append_time(std::span<std::byte> batch, std::int64_t time_ms);
+
 // One decoded record of an uncompressed batch; views point into the batch.
 struct RecordView {
   std::int64_t offset = 0;     // base offset + offset delta

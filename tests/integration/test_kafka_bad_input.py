@@ -173,3 +173,41 @@ def test_garbage_instead_of_a_batch_is_refused(node):
         error, _ = produce_error(sock)
     assert error in (2, 87)  # CORRUPT_MESSAGE or INVALID_RECORD
     assert api_versions_works(node)
+
+
+def produce_v0(topic, message_set):
+    """Produce v0 (no transactional id), as clients of the 0.8 dialect send it."""
+    body = struct.pack(">hi", 1, 10000)
+    body += struct.pack(">i", 1) + string(topic)
+    body += struct.pack(">i", 1) + struct.pack(">i", 0)
+    body += struct.pack(">i", len(message_set)) + message_set
+    return request(0, 0, 9, body)
+
+
+def a_message_set(values, magic=0):
+    """A message set of `magic` 0 or 1, encoded by kafka-python's own builder."""
+    from kafka.record.legacy_records import LegacyRecordBatchBuilder
+    builder = LegacyRecordBatchBuilder(magic=magic, compression_type=0, batch_size=1 << 20)
+    for i, value in enumerate(values):
+        builder.append(i, timestamp=1000 + i if magic else None, key=None, value=value)
+    return bytes(builder.build())
+
+
+@pytest.mark.parametrize("damage", ["crc", "magic", "size"])
+def test_a_damaged_old_format_message_set_is_refused(node, damage):
+    good = a_message_set([b"one", b"two"])
+    bad = bytearray(good)
+    if damage == "crc":
+        bad[-1] ^= 0x01  # the last value byte, covered by the message's CRC-32
+    elif damage == "magic":
+        bad[16] = 7  # offset 8 + size 4 + crc 4: the first message's magic
+    else:
+        bad[8:12] = struct.pack(">i", 10_000)  # the first message claims more than there is
+    with connect(node) as sock:
+        sock.sendall(produce_v0("legacy", bytes(bad)))
+        error, _ = produce_error(sock)
+        assert error == 2  # CORRUPT_MESSAGE
+        sock.sendall(produce_v0("legacy", good))
+        error, base_offset = produce_error(sock)
+        assert (error, base_offset) == (0, 0)
+    assert api_versions_works(node)

@@ -5,11 +5,16 @@
 // until more are appended to any of its partitions or max_wait_ms passes
 // (a long poll). Fetch sessions are answered with session id 0, which tells
 // clients to send full requests. Isolation is read_uncommitted: the high
-// watermark is the log end (transactions come later).
+// watermark is the log end (transactions come later). Versions 0-3 predate
+// the v2 batch: their answers are message sets converted in memory (magic 0
+// up to v1, magic 1 from v2), which costs a read and a copy that newer
+// clients are spared.
 #include <boost/asio/this_coro.hpp>
 
 #include "kafka/handlers.hpp"
 #include "kafka/protocol/error_codes.hpp"
+#include "kafka/protocol/message_set.hpp"
+#include "storage/file_io.hpp"
 
 namespace skein::kafka {
 
@@ -24,10 +29,36 @@ struct Wanted {
   std::size_t max_bytes;
 };
 
+// Replaces the file ranges of `p` by the same records as a message set of
+// `magic`, leaving out those before `from_offset`.
+void convert_to_message_set(Response::PartitionData& p, std::int8_t magic,
+                            std::int64_t from_offset) {
+  if (!p.records.in_files()) return;
+  std::vector<std::byte> batches;
+  for (const storage::FileRange& range : p.records.file_ranges()) {
+    const std::size_t at = batches.size();
+    batches.resize(at + range.length);
+    auto read =
+        storage::read_at(range.fd(), std::span(batches).subspan(at), range.position, "a segment");
+    if (!read || read.value() != range.length) {
+      p.error_code = code(ErrorCode::kafka_storage_error);
+      p.records = Records::owned({});
+      return;
+    }
+  }
+  auto converted = batches_to_message_set(batches, magic, from_offset, MessageSetLimits{});
+  if (auto* set = std::get_if<std::vector<std::byte>>(&converted)) {
+    p.records = Records::owned(std::move(*set));
+  } else {
+    p.error_code = code(ErrorCode::corrupt_message);
+    p.records = Records::owned({});
+  }
+}
+
 }  // namespace
 
 awaitable<m::FetchResponse> handle_fetch(KafkaContext& context, Session&,
-                                         const m::FetchRequest& request) {
+                                         const m::FetchRequest& request, std::int16_t version) {
   Response response;
   std::vector<Wanted> wanted;
   for (const auto& topic : request.topics) {
@@ -92,6 +123,12 @@ awaitable<m::FetchResponse> handle_fetch(KafkaContext& context, Session&,
     // Then read again: once more after the deadline, as what arrived just
     // before it is worth sending.
     co_await context.streams.wait_for_data(std::move(watch), deadline);
+  }
+  if (version < 4) {
+    const std::int8_t magic = version < 2 ? 0 : 1;
+    for (const Wanted& w : wanted) {
+      convert_to_message_set(response.responses[w.topic].partitions[w.partition], magic, w.offset);
+    }
   }
   co_return response;
 }

@@ -1,7 +1,9 @@
 // ListOffsets: -2 the log start (earliest), -1 the log end (latest), any
 // other timestamp the first batch whose records reach it (by the time index).
 // Offsets are batch-exact: a consumer starting there skips records of the
-// batch stamped earlier, as Kafka's clients do.
+// batch stamped earlier, as Kafka's clients do. Version 0 answers with a list
+// of offsets (old-style): the one offset found, or for a time with no record
+// that recent the log end, where a consumer starting then would begin.
 #include "kafka/handlers.hpp"
 #include "kafka/protocol/error_codes.hpp"
 
@@ -41,6 +43,14 @@ awaitable<m::ListOffsetsResponse> handle_list_offsets(KafkaContext& context, Ses
         p.offset = offset;  // -1 when no record is that recent, as Kafka answers
         p.timestamp = offset < 0 ? -1 : part.timestamp;
         p.leader_epoch = offset < 0 ? -1 : epoch;
+      }
+      if (version == 0) {
+        if (p.error_code == 0 && part.max_num_offsets > 0) {
+          p.old_style_offsets.push_back(p.offset >= 0 ? p.offset : log->log_end());
+        }
+        p.offset = -1;
+        p.timestamp = -1;
+        p.leader_epoch = -1;
       }
       t.partitions.push_back(p);
     }

@@ -5,17 +5,20 @@
 // acks=1 an answer once appended, acks=all once durable under the stream's
 // fsync policy. The partitions of one request are appended concurrently, each
 // on its own shard. Idempotent producers' retries are acknowledged with their
-// first offsets and not appended again.
+// first offsets and not appended again. Produce v0-2 carry message sets
+// (magic 0 and 1), converted to one v2 batch per partition before all that.
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 #include "kafka/handlers.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
+#include "kafka/protocol/message_set.hpp"
 #include "storage/compression.hpp"
 
 namespace skein::kafka {
@@ -58,13 +61,8 @@ std::int16_t error_for(const storage::Error& error) {
 
 // Checks what can be checked before the partition's shard sees the batch
 // (its CRC is checked there, as it is appended). 0 when it may be appended.
-std::int16_t precheck(const Records& records, const storage::StreamConfig& config,
+std::int16_t precheck(std::span<const std::byte> bytes, const storage::StreamConfig& config,
                       std::string& message) {
-  const auto bytes = records.bytes();
-  if (records.is_null() || bytes.empty()) {
-    message = "no records";
-    return code(ErrorCode::invalid_record);
-  }
   if (bytes.size() > config.max_message_bytes) {
     message = "a batch of " + std::to_string(bytes.size()) + " bytes is over max.message.bytes " +
               std::to_string(config.max_message_bytes);
@@ -86,10 +84,38 @@ std::int16_t precheck(const Records& records, const storage::StreamConfig& confi
   return 0;
 }
 
+// The batch to append into `batch`: a copy of the request's, or its message
+// set converted. 0 when it may be appended, else the error, with `message`.
+std::int16_t prepare(const Records& records, std::int16_t version,
+                     const storage::StreamConfig& config, std::vector<std::byte>& batch,
+                     std::string& message) {
+  const auto bytes = records.bytes();
+  if (records.is_null() || bytes.empty()) {
+    message = "no records";
+    return code(ErrorCode::invalid_record);
+  }
+  if (version < 3 && is_message_set(bytes)) {
+    const MessageSetLimits limits{.max_batch_bytes = config.max_message_bytes};
+    const auto now = std::chrono::system_clock::now().time_since_epoch();
+    auto converted = message_set_to_batch(
+        bytes, std::chrono::duration_cast<std::chrono::milliseconds>(now).count(), limits);
+    if (auto* error = std::get_if<std::string>(&converted)) {
+      message = std::move(*error);
+      return code(ErrorCode::corrupt_message);
+    }
+    batch = std::move(std::get<std::vector<std::byte>>(converted));
+    return precheck(batch, config, message);
+  }
+  if (std::int16_t error = precheck(bytes, config, message); error != 0) return error;
+  batch.assign(bytes.begin(), bytes.end());
+  return 0;
+}
+
 }  // namespace
 
 awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& context, Session&,
-                                                            const m::ProduceRequest& request) {
+                                                            const m::ProduceRequest& request,
+                                                            std::int16_t version) {
   using Response = m::ProduceResponse;
   Response response;
   const bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
@@ -114,24 +140,24 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
       runtime::PartitionRef partition =
           config ? context.streams.partition(topic.name, part.index) : nullptr;
       std::string message;
+      std::vector<std::byte> batch;
       if (!valid_acks) {
         p.error_code = code(ErrorCode::invalid_required_acks);
       } else if (!config) {
         p.error_code = topic_error;
       } else if (!partition) {
         p.error_code = code(ErrorCode::unknown_topic_or_partition);
-      } else if (std::int16_t error = precheck(part.records, *config, message); error != 0) {
+      } else if (std::int16_t error = prepare(part.records, version, *config, batch, message);
+                 error != 0) {
         p.error_code = error;
         p.error_message = message;
       } else {
-        const auto bytes = part.records.bytes();
         slots.emplace_back(response.responses.size(), t.partition_responses.size());
         appends->results.emplace_back();
         ++appends->left;
         asio::co_spawn(executor,
-                       append_one(context.streams, partition,
-                                  std::vector<std::byte>(bytes.begin(), bytes.end()), durable,
-                                  appends, appends->results.size() - 1),
+                       append_one(context.streams, partition, std::move(batch), durable, appends,
+                                  appends->results.size() - 1),
                        asio::detached);
       }
       p.base_offset = -1;

@@ -28,9 +28,9 @@ struct Expected {
 // Written by hand from the version list and the public message
 // definitions' "flexibleVersions"; a mistake in a .def file shows here.
 const std::map<std::int16_t, Expected> kExpected = {
-    {0, {3, 9, 9}},    // Produce
-    {1, {4, 12, 12}},  // Fetch
-    {2, {1, 7, 6}},    // ListOffsets
+    {0, {0, 9, 9}},    // Produce
+    {1, {0, 12, 12}},  // Fetch
+    {2, {0, 7, 6}},    // ListOffsets
     {3, {0, 12, 9}},   // Metadata
     {8, {0, 8, 8}},    // OffsetCommit
     {9, {0, 8, 6}},    // OffsetFetch
@@ -138,9 +138,10 @@ TEST(KafkaHeaders, UnknownApisAndMalformedHeaders) {
 }
 
 TEST(KafkaHeaders, UnsupportedVersionsStillParse) {
-  // Produce v2 (below what we serve) and ApiVersions v4 (above): the header
-  // is readable, so the broker can answer or close knowing the correlation id.
-  const auto produce = hex("00 00 00 02 00 00 00 01 ff ff");
+  // OffsetForLeaderEpoch v1 (below what we serve) and ApiVersions v4 (above):
+  // the header is readable, so the broker can answer or close knowing the
+  // correlation id.
+  const auto produce = hex("00 17 00 01 00 00 00 01 ff ff");
   const ParsedRequest p = parse_request_header(produce);
   EXPECT_EQ(p.status, HeaderStatus::ok);
   EXPECT_FALSE(p.version_supported);
@@ -200,10 +201,10 @@ TEST(KafkaHeaders, ApiVersionsResponseTellsTheTruth) {
   Writer writer;
   ASSERT_TRUE(write_response_frame(writer, 3, 5, response));
   // size 187 | correlation 5 | error 0 | compact array of 25 entries (26) |
-  // Produce 3-9 with its empty tagged section | ...
+  // Produce 0-9 with its empty tagged section | ...
   const std::string text = to_hex(writer.memory());
   const std::string head =
-      to_hex(hex("00 00 00 bb | 00 00 00 05 | 00 00 | 1a | 00 00 00 03 00 09 00"));
+      to_hex(hex("00 00 00 bb | 00 00 00 05 | 00 00 | 1a | 00 00 00 00 00 09 00"));
   EXPECT_EQ(text.substr(0, head.size()), head);
   // ... | throttle 0 | the response's empty tagged section.
   EXPECT_EQ(text.substr(text.size() - 14), "00 00 00 00 00");
