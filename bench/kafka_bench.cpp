@@ -25,6 +25,11 @@
 //             (assigned, no group membership, fetch.wait.max.ms=5, fetch.min.bytes=1) takes receive
 //             - send; p50 / p99 / p99.9. Both clients set socket.nagle.disable.
 //
+// Beside each case, the CPU seconds the node and this process (the client, or
+// the engine) used, from /proc/<pid>/stat: the node's MB per CPU-second next
+// to the engine's says what the Kafka path costs the broker per byte,
+// whatever share of the cores the client took.
+//
 // Broker and clients share the machine's cores: on a 2-core machine the
 // figures are what one node does with a client that competes with it for CPU.
 // Every case is bounded by a record count and by --seconds (default 10) and
@@ -36,12 +41,11 @@
 //
 // Progress goes to stderr, the markdown table to stdout.
 #include <fcntl.h>
+#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <librdkafka/rdkafka.h>
 
 #include <algorithm>
 #include <atomic>
@@ -135,9 +139,9 @@ Node start_node(const std::string& skein, const std::string& root) {
   Node node;
   const std::string data = root + "/node-data", ready = root + "/node.ready";
   node.log = root + "/node.log";
-  std::vector<std::string> args = {skein,         "serve",         "--data",      data,
-                                   "--http",      "127.0.0.1:0",   "--kafka",     "127.0.0.1:0",
-                                   "--ready-file", ready,          "--log-level", "warn"};
+  std::vector<std::string> args = {skein,          "serve",       "--data",      data,
+                                   "--http",       "127.0.0.1:0", "--kafka",     "127.0.0.1:0",
+                                   "--ready-file", ready,         "--log-level", "warn"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -220,10 +224,12 @@ Kafka make_client(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
 void create_topic(const std::string& bootstrap, const std::string& topic) {
   Kafka rk = make_client(RD_KAFKA_PRODUCER, make_conf(bootstrap, {}));
   char error[512];
-  rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(topic.c_str(), kPartitions, 1, error, sizeof error);
+  rd_kafka_NewTopic_t* nt =
+      rd_kafka_NewTopic_new(topic.c_str(), kPartitions, 1, error, sizeof error);
   if (nt == nullptr) die(std::string("NewTopic: ") + error);
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
-  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(rk.get(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
   rd_kafka_AdminOptions_set_operation_timeout(options, 10000, error, sizeof error);
   rd_kafka_CreateTopics(rk.get(), &nt, 1, options, queue);
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 15000);
@@ -264,9 +270,39 @@ struct Rate {
   std::int64_t records = 0;
   std::uint64_t bytes = 0;  // payload
   double seconds = 0;
+  double node_cpu = 0;    // CPU seconds (user + system) the node spent meanwhile
+  double client_cpu = 0;  // and this process (librdkafka's threads, or the engine)
   double records_per_s() const { return records / seconds; }
   double mb_per_s() const { return bytes / 1e6 / seconds; }
 };
+
+// CPU seconds (user + system, all threads) process `pid` has used so far,
+// from /proc/<pid>/stat fields 14 and 15.
+double cpu_seconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The command name (field 2) may hold spaces: count fields after its ')'.
+  const auto close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(close + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// Runs `work` and records in its Rate the CPU the node and this process used.
+template <class Work>
+Rate with_cpu(pid_t node, Work&& work) {
+  const double node_before = cpu_seconds(node), self_before = cpu_seconds(::getpid());
+  Rate rate = work();
+  rate.node_cpu = cpu_seconds(node) - node_before;
+  rate.client_cpu = cpu_seconds(::getpid()) - self_before;
+  return rate;
+}
 
 // Produce failures and a lost record are fatal: the figure would mean nothing.
 Rate produce(const std::string& bootstrap, const std::string& topic, std::size_t record_bytes,
@@ -297,7 +333,8 @@ Rate produce(const std::string& bootstrap, const std::string& topic, std::size_t
     while (rd_kafka_produce(rkt, static_cast<int32_t>(sent % kPartitions), RD_KAFKA_MSG_F_COPY,
                             payload.data(), payload.size(), nullptr, 0, nullptr) != 0) {
       const rd_kafka_resp_err_t err = rd_kafka_last_error();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(std::string("produce: ") + rd_kafka_err2str(err));
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        die(std::string("produce: ") + rd_kafka_err2str(err));
       rd_kafka_poll(rk.get(), 1);
     }
   }
@@ -422,18 +459,17 @@ Rate consume(const std::string& bootstrap, const std::string& topic, std::int64_
 
 struct Latency {
   std::int64_t sent = 0, received = 0;
-  double rate = 0;           // achieved send rate
+  double rate = 0;                             // achieved send rate
   double p50 = 0, p99 = 0, p999 = 0, max = 0;  // ms
 };
 
 Latency latency(const std::string& bootstrap, const std::string& topic, const Config& cfg) {
   constexpr std::size_t kBytes = 100;
   // The consumer first, from the beginning of the new topic, so it sees all.
-  Kafka consumer = make_consumer(bootstrap, topic,
-                                 {{"fetch.wait.max.ms", "5"},
-                                  {"fetch.min.bytes", "1"},
-                                  {"fetch.error.backoff.ms", "5"}},
-                                 RD_KAFKA_OFFSET_BEGINNING);
+  Kafka consumer = make_consumer(
+      bootstrap, topic,
+      {{"fetch.wait.max.ms", "5"}, {"fetch.min.bytes", "1"}, {"fetch.error.backoff.ms", "5"}},
+      RD_KAFKA_OFFSET_BEGINNING);
   Delivered delivered;
   rd_kafka_conf_t* conf = make_conf(bootstrap, {{"acks", "1"},
                                                 {"linger.ms", "1"},
@@ -479,7 +515,8 @@ Latency latency(const std::string& bootstrap, const std::string& topic, const Co
     while (rd_kafka_produce(rkt, static_cast<int32_t>(i % kPartitions), RD_KAFKA_MSG_F_COPY,
                             payload.data(), payload.size(), nullptr, 0, nullptr) != 0) {
       const rd_kafka_resp_err_t err = rd_kafka_last_error();
-      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(std::string("produce: ") + rd_kafka_err2str(err));
+      if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        die(std::string("produce: ") + rd_kafka_err2str(err));
       rd_kafka_poll(producer.get(), 1);
     }
   };
@@ -504,8 +541,8 @@ Latency latency(const std::string& bootstrap, const std::string& topic, const Co
       const auto due = static_cast<std::int64_t>(elapsed * cfg.rate) + 1;
       for (; n < due; ++n) send(i++, measure);
       rd_kafka_poll(producer.get(), 0);
-      std::this_thread::sleep_until(start + std::chrono::microseconds(
-                                                static_cast<std::int64_t>(1e6 * n / cfg.rate)));
+      std::this_thread::sleep_until(
+          start + std::chrono::microseconds(static_cast<std::int64_t>(1e6 * n / cfg.rate)));
     }
     if (measure) {
       result.sent = n;
@@ -536,7 +573,9 @@ Latency latency(const std::string& bootstrap, const std::string& topic, const Co
   return result;
 }
 
-const char* met(bool ok) { return ok ? "met" : "not met"; }
+const char* met(bool ok) {
+  return ok ? "met" : "not met";
+}
 
 }  // namespace
 
@@ -599,7 +638,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "produce %s records, acks=%s, %lld records to %s...\n",
                    size_name(bytes).c_str(), acks.c_str(), static_cast<long long>(count),
                    topic.c_str());
-      const Rate r = produce(node.kafka, topic, bytes, acks, count, cfg);
+      const Rate r =
+          with_cpu(node.pid, [&] { return produce(node.kafka, topic, bytes, acks, count, cfg); });
       std::fprintf(stderr, "  %lld records in %.2f s: %.0f records/s, %.1f MB/s\n",
                    static_cast<long long>(r.records), r.seconds, r.records_per_s(), r.mb_per_s());
       produced.push_back({bytes, acks, topic, r});
@@ -607,7 +647,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "engine append of %s records in 64 KiB batches, never fsync...\n",
                  size_name(bytes).c_str());
     settle(root);
-    engine[s] = engine_append(root + "/engine", bytes, count, cfg);
+    engine[s] =
+        with_cpu(node.pid, [&] { return engine_append(root + "/engine", bytes, count, cfg); });
     std::fprintf(stderr, "  %lld records in %.2f s: %.0f records/s, %.1f MB/s\n",
                  static_cast<long long>(engine[s].records), engine[s].seconds,
                  engine[s].records_per_s(), engine[s].mb_per_s());
@@ -620,7 +661,8 @@ int main(int argc, char** argv) {
                  static_cast<long long>(p.kafka.records), size_name(p.bytes).c_str(),
                  p.topic.c_str());
     settle(root);
-    const Rate r = consume(node.kafka, p.topic, p.kafka.records, cfg);
+    const Rate r =
+        with_cpu(node.pid, [&] { return consume(node.kafka, p.topic, p.kafka.records, cfg); });
     std::fprintf(stderr, "  %lld records in %.2f s: %.0f records/s, %.1f MB/s\n",
                  static_cast<long long>(r.records), r.seconds, r.records_per_s(), r.mb_per_s());
     consumed.emplace_back(p.bytes, r);
@@ -630,7 +672,8 @@ int main(int argc, char** argv) {
   settle(root);
   std::fprintf(stderr, "latency at %.0f records/s for %.1f s...\n", cfg.rate, cfg.latency_seconds);
   const Latency lat = latency(node.kafka, "bench-latency", cfg);
-  std::fprintf(stderr, "  sent %lld (%.0f/s), received %lld: p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms\n",
+  std::fprintf(stderr,
+               "  sent %lld (%.0f/s), received %lld: p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms\n",
                static_cast<long long>(lat.sent), lat.rate, static_cast<long long>(lat.received),
                lat.p50, lat.p99, lat.p999, lat.max);
 
@@ -649,32 +692,62 @@ int main(int argc, char** argv) {
     if (p.bytes == 100 && p.acks == "1")
       goal += "; >= 1,000,000 records/s: " + std::string(met(p.kafka.records_per_s() >= 1e6));
     std::printf("| produce acks=%s | %s | %lld | %.0f | %.1f | %.1f | %.2f | %s |\n",
-                p.acks.c_str(), size_name(p.bytes).c_str(),
-                static_cast<long long>(p.kafka.records), p.kafka.records_per_s(),
-                p.kafka.mb_per_s(), e.mb_per_s(), ratio, goal.c_str());
+                p.acks.c_str(), size_name(p.bytes).c_str(), static_cast<long long>(p.kafka.records),
+                p.kafka.records_per_s(), p.kafka.mb_per_s(), e.mb_per_s(), ratio, goal.c_str());
   }
   for (int s = 0; s < 2; ++s)
-    std::printf("| engine append, 64 KiB batches, never fsync | %s | %lld | %.0f | %.1f | %.1f | "
-                "1.00 | - |\n",
-                size_name(sizes[s]).c_str(), static_cast<long long>(engine[s].records),
-                engine[s].records_per_s(), engine[s].mb_per_s(), engine[s].mb_per_s());
+    std::printf(
+        "| engine append, 64 KiB batches, never fsync | %s | %lld | %.0f | %.1f | %.1f | "
+        "1.00 | - |\n",
+        size_name(sizes[s]).c_str(), static_cast<long long>(engine[s].records),
+        engine[s].records_per_s(), engine[s].mb_per_s(), engine[s].mb_per_s());
   for (const auto& [bytes, r] : consumed) {
     const Rate& e = engine[bytes == 100 ? 0 : 1];
     std::printf("| consume (assign, no group join) | %s | %lld | %.0f | %.1f | %.1f | %.2f | - |\n",
                 size_name(bytes).c_str(), static_cast<long long>(r.records), r.records_per_s(),
                 r.mb_per_s(), e.mb_per_s(), r.mb_per_s() / e.mb_per_s());
   }
+  // Where the CPU went: the node's MB per CPU-second beside the engine's says
+  // what the Kafka path costs the broker per byte, whatever the client took.
+  std::printf("\n### CPU: node and client, per case (CPU seconds, user + system)\n\n");
+  std::printf(
+      "| case | record | wall s | node CPU s | client CPU s | node MB per CPU-s | "
+      "engine MB per CPU-s | ratio |\n|---|---|---:|---:|---:|---:|---:|---:|\n");
+  auto per_cpu = [](const Rate& r, double cpu) { return cpu > 0 ? r.bytes / 1e6 / cpu : 0.0; };
+  for (const auto& p : produced) {
+    const Rate& e = engine[p.bytes == 100 ? 0 : 1];
+    const double node = per_cpu(p.kafka, p.kafka.node_cpu);
+    const double eng = per_cpu(e, e.client_cpu);
+    std::printf("| produce acks=%s | %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f |\n",
+                p.acks.c_str(), size_name(p.bytes).c_str(), p.kafka.seconds, p.kafka.node_cpu,
+                p.kafka.client_cpu, node, eng, eng > 0 ? node / eng : 0.0);
+  }
+  for (const auto& [bytes, r] : consumed) {
+    const Rate& e = engine[bytes == 100 ? 0 : 1];
+    const double node = per_cpu(r, r.node_cpu);
+    const double eng = per_cpu(e, e.client_cpu);
+    std::printf("| consume | %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.2f |\n",
+                size_name(bytes).c_str(), r.seconds, r.node_cpu, r.client_cpu, node, eng,
+                eng > 0 ? node / eng : 0.0);
+  }
+  for (int s = 0; s < 2; ++s)
+    std::printf("| engine append | %s | %.2f | - | %.2f | - | %.0f | 1.00 |\n",
+                size_name(sizes[s]).c_str(), engine[s].seconds, engine[s].client_cpu,
+                per_cpu(engine[s], engine[s].client_cpu));
+
   std::printf("\n### end-to-end latency: 100 B, acks=1, linger.ms=1, fetch.wait.max.ms=5\n\n");
-  std::printf("| target rate | achieved | sent | received | p50 ms | p99 ms | p99.9 ms | max ms | "
-              "goal p99 < 5 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
-  std::printf("| %.0f/s | %.0f/s | %lld | %lld | %.2f | %.2f | %.2f | %.2f | %s |\n", cfg.rate,
-              lat.rate, static_cast<long long>(lat.sent), static_cast<long long>(lat.received),
-              lat.p50, lat.p99, lat.p999, lat.max,
-              lat.received == lat.sent && lat.received > 0 ? met(lat.p99 < 5.0)
-                                                            : "not met (records lost)");
-  std::printf("\nMB/s: record values only (payload). engine: storage::Partition::append of the "
-              "same records in the same run, same disk. Broker and client share this machine's "
-              "%u cores.\n",
-              std::thread::hardware_concurrency());
+  std::printf(
+      "| target rate | achieved | sent | received | p50 ms | p99 ms | p99.9 ms | max ms | "
+      "goal p99 < 5 ms |\n|---:|---:|---:|---:|---:|---:|---:|---:|---|\n");
+  std::printf(
+      "| %.0f/s | %.0f/s | %lld | %lld | %.2f | %.2f | %.2f | %.2f | %s |\n", cfg.rate, lat.rate,
+      static_cast<long long>(lat.sent), static_cast<long long>(lat.received), lat.p50, lat.p99,
+      lat.p999, lat.max,
+      lat.received == lat.sent && lat.received > 0 ? met(lat.p99 < 5.0) : "not met (records lost)");
+  std::printf(
+      "\nMB/s: record values only (payload). engine: storage::Partition::append of the "
+      "same records in the same run, same disk. Broker and client share this machine's "
+      "%u cores.\n",
+      std::thread::hardware_concurrency());
   return 0;
 }
