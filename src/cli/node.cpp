@@ -14,6 +14,8 @@ http::HttpSettings http_settings(const NodeConfig& config) {
   http::HttpSettings s;
   s.max_event_bytes = config.max_event_bytes;
   s.idle_timeout = config.http_idle_timeout;
+  s.persistent_timeout = config.http_persistent_timeout;
+  storage::parse_fsync_policy(config.stream_fsync, s.default_fsync);
   s.subscriber_queue = config.subscriber_queue;
   s.slow_policy = config.slow_policy;
   return s;
@@ -45,9 +47,12 @@ Node::Node(NodeConfig config)
       subscriptions_(pool_, router_),
       loop_lag_(pool_),
       streams_(pool_, {data_.path(), config_.housekeeping_interval}),
+      attraction_(pool_, streams_, subscriptions_),
       offsets_(streams_),
       http_context_{pool_, router_, subscriptions_, loop_lag_, http_settings(config_)} {
   router_.set_delivery_port(&mailboxes_);
+  http_context_.streams = &streams_;
+  http_context_.attraction = &attraction_;
   if (config_.http_listen != "off") {
     auto endpoint = parse_listen_address(config_.http_listen);
     if (auto* error = std::get_if<std::string>(&endpoint)) throw std::runtime_error(*error);
@@ -76,6 +81,7 @@ void Node::start() {
   if (kafka_) offsets_.load();
   pool_.start();
   streams_.start();
+  attraction_.start();  // before any face: attracted events find their streams
   if (groups_) groups_->start();
   std::vector<runtime::Service*> services = {&loop_lag_};
   if (http_) services.push_back(http_.get());
@@ -94,6 +100,7 @@ void Node::stop() {
   const auto deadline = std::chrono::steady_clock::now() + config_.shutdown_grace;
   for (auto it = started_.rbegin(); it != started_.rend(); ++it) (*it)->stop(deadline);
   if (groups_) groups_->stop();
+  attraction_.stop();
   pool_.stop();
   streams_.close();  // every partition synced and closed
   spdlog::info("node {} stopped", config_.node_name);

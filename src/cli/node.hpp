@@ -22,6 +22,7 @@
 #include "runtime/service.hpp"
 #include "runtime/shard_mailbox.hpp"
 #include "runtime/shard_pool.hpp"
+#include "runtime/stream_attraction.hpp"
 #include "runtime/stream_service.hpp"
 #include "runtime/subscription_service.hpp"
 
@@ -54,6 +55,7 @@ class Node {
   runtime::SubscriptionService subscriptions_;
   runtime::LoopLagProbe loop_lag_;
   runtime::StreamService streams_;
+  runtime::StreamAttraction attraction_;
   kafka::OffsetStore offsets_;
   http::HttpContext http_context_;
   std::unique_ptr<http::HttpServer> http_;

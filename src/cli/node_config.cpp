@@ -89,6 +89,15 @@ std::vector<Setting> make_settings() {
          if (!error) c.http_idle_timeout = std::chrono::seconds(s);
          return error;
        }},
+      {"http.persistent_timeout_ms", "SKEIN_HTTP_PERSISTENT_TIMEOUT_MS",
+       "--http-persistent-timeout-ms", "30000",
+       "How long a persistent publish waits for its streams to store it before a 503.",
+       [](NodeConfig& c, std::string_view v) {
+         long ms = 0;
+         auto error = parse_int(v, ms, 1L, 600000L);
+         if (!error) c.http_persistent_timeout = std::chrono::milliseconds(ms);
+         return error;
+       }},
       {"router.subscriber_queue", "SKEIN_SUBSCRIBER_QUEUE", "--subscriber-queue", "10000",
        "Events queued per direct subscriber before its slow policy applies.",
        [](NodeConfig& c, std::string_view v) {

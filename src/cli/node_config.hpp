@@ -29,6 +29,7 @@ struct NodeConfig {
   std::string http_listen = "0.0.0.0:8080";  // "off" turns the face off
   std::size_t max_event_bytes = 1024 * 1024;
   std::chrono::seconds http_idle_timeout{60};
+  std::chrono::milliseconds http_persistent_timeout{30000};
   std::size_t subscriber_queue = 10000;
   core::SlowPolicy slow_policy = core::SlowPolicy::disconnect;
   std::size_t match_cache_entries = 4096;

@@ -42,6 +42,9 @@ class Destination : public std::enable_shared_from_this<Destination> {
   Destination& operator=(const Destination&) = delete;
 
   unsigned home_shard() const { return home_shard_; }
+  // A persistent destination (a stream) answers the receipts of persistent
+  // events it is offered, once it has stored them, and never drops.
+  virtual bool persistent() const { return false; }
   std::size_t capacity() const { return capacity_; }
   SlowPolicy policy() const { return policy_; }
   bool closed() const { return closed_; }

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/receipt.hpp"
+
 namespace skein::core {
 
 enum class DeliveryClass : std::uint8_t { direct, persistent };
@@ -70,6 +72,12 @@ struct Event {
   std::int64_t timestamp_ms = 0;  // Unix epoch milliseconds, set at ingress
   Origin origin;
   DeliveryClass delivery = DeliveryClass::direct;
+  // Persistent events: told when each stream that attracts the event has it
+  // durably (receipt.hpp); null for direct events.
+  std::shared_ptr<Receipt> receipt;
+  // Set when the event entered as a Kafka record produced to this stream:
+  // that stream has it already and does not take it again ("ingress, once").
+  std::string ingress_stream;
   EncodingCache encodings;  // not part of the event's value
 };
 

@@ -43,6 +43,8 @@ std::size_t Router::publish(unsigned shard, const EventPtr& event) {
   }
   if (matched->empty()) bump(local.counters.unmatched);
   for (const DestinationPtr& destination : *matched) {
+    // Counted before the offer, so that no answer can complete the receipt early.
+    if (event->receipt && destination->persistent()) event->receipt->expect();
     if (destination->home_shard() == shard || port_ == nullptr) {
       deliver_local(shard, *destination, event);
     } else {
@@ -54,6 +56,8 @@ std::size_t Router::publish(unsigned shard, const EventPtr& event) {
 
 void Router::deliver_local(unsigned shard, Destination& destination, EventPtr event) {
   RouterCounters& counters = caches_[shard]->counters;
+  // A persistent destination that refuses the event must still answer its receipt.
+  std::shared_ptr<Receipt> receipt = destination.persistent() ? event->receipt : nullptr;
   switch (destination.offer(std::move(event))) {
     case Offer::queued:
       bump(counters.delivered);
@@ -64,8 +68,10 @@ void Router::deliver_local(unsigned shard, Destination& destination, EventPtr ev
       break;
     case Offer::overflowed:
       bump(counters.overflowed);
+      if (receipt) receipt->failed("a destination's queue is full");
       break;
     case Offer::closed:
+      if (receipt) receipt->failed("a destination closed");
       break;
   }
 }

@@ -18,6 +18,7 @@
 #include "http/publish_endpoint.hpp"
 #include "http/request_target.hpp"
 #include "http/sse_endpoint.hpp"
+#include "http/streams_endpoint.hpp"
 #include "http/websocket_endpoint.hpp"
 
 namespace skein::http {
@@ -131,11 +132,11 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     co_return Next::handed_over;
   }
 
-  co_return co_await serve_body(parser, target->path);
+  co_return co_await serve_body(parser, *target);
 }
 
 asio::awaitable<HttpConnection::Next> HttpConnection::serve_body(Parser& parser,
-                                                                 const std::string& path) {
+                                                                 const RequestTarget& target) {
   const Request& header = parser.get();
   if (auto length = parser.content_length();
       length && *length > context_.settings.max_event_bytes) {
@@ -155,33 +156,42 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_body(Parser& parser,
     co_return Next::close;
   }
   if (ec) co_return Next::close;
-  co_return co_await reply(route(parser.get(), path));
+  Response response = co_await route(parser.get(), target);
+  co_return co_await reply(std::move(response));
 }
 
-Response HttpConnection::route(const Request& request, const std::string& path) {
+asio::awaitable<Response> HttpConnection::route(const Request& request,
+                                                const RequestTarget& target) {
+  const std::string& path = target.path;
   const auto method = request.method();
   if (path.starts_with(kTopicsPrefix)) {
     if (method != bhttp::verb::post) {
       auto response = make_response(request, bhttp::status::method_not_allowed,
                                     json_error("method_not_allowed", "use POST to publish"));
       response.set(bhttp::field::allow, "POST");
-      return response;
+      co_return response;
     }
-    return handle_publish(context_, shard_, request,
-                          std::string_view(path).substr(kTopicsPrefix.size()));
+    const auto topic = std::string_view(path).substr(kTopicsPrefix.size());
+    if (wants_persistent(request, target)) {
+      co_return co_await handle_persistent_publish(context_, shard_, request, topic);
+    }
+    co_return handle_publish(context_, shard_, request, topic);
+  }
+  if (path == kStreamsPath || path.starts_with(std::string(kStreamsPath) + "/")) {
+    co_return co_await handle_streams(context_, request, path);
   }
   const bool get = method == bhttp::verb::get;
   if (path == "/v1/subscribe") {  // a GET never reaches here: it became a stream
     auto response = make_response(request, bhttp::status::method_not_allowed,
                                   json_error("method_not_allowed", "use GET to subscribe"));
     response.set(bhttp::field::allow, "GET");
-    return response;
+    co_return response;
   }
-  if (get && path == "/healthz") return handle_healthz(request);
-  if (get && path == "/readyz") return handle_readyz(context_, request);
-  if (get && path == "/metrics") return handle_metrics(context_, request);
-  return make_response(request, bhttp::status::not_found,
-                       json_error("not_found", "no such endpoint: " + path));
+  if (get && path == "/healthz") co_return handle_healthz(request);
+  if (get && path == "/readyz") co_return handle_readyz(context_, request);
+  if (get && path == "/metrics") co_return handle_metrics(context_, request);
+  co_return make_response(request, bhttp::status::not_found,
+                          json_error("not_found", "no such endpoint: " + path));
 }
 
 asio::awaitable<HttpConnection::Next> HttpConnection::reply(Response response) {

@@ -14,6 +14,7 @@
 
 #include "http/http_context.hpp"
 #include "http/http_types.hpp"
+#include "http/request_target.hpp"
 #include "http/stream_subscriber.hpp"
 
 namespace skein::http {
@@ -39,7 +40,7 @@ class HttpConnection {
   boost::asio::awaitable<Next> serve_one();
   // After the header of a request that is not a subscription: limits,
   // "Expect: 100-continue", the body, then the endpoint.
-  boost::asio::awaitable<Next> serve_body(Parser& parser, const std::string& path);
+  boost::asio::awaitable<Next> serve_body(Parser& parser, const RequestTarget& target);
   // Queues the answer; writes it (with any queued before it) unless another
   // pipelined request is already buffered.
   boost::asio::awaitable<Next> reply(Response response);
@@ -50,7 +51,7 @@ class HttpConnection {
                                                 std::string body);
   // 413 naming http.max_event_bytes, then close.
   boost::asio::awaitable<void> refuse_too_large(const Request& request);
-  Response route(const Request& request, const std::string& path);
+  boost::asio::awaitable<Response> route(const Request& request, const RequestTarget& target);
   void close_gracefully();
 
   HttpContext& context_;

@@ -17,6 +17,11 @@
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"
 
+namespace skein::runtime {
+class StreamService;
+class StreamAttraction;
+}  // namespace skein::runtime
+
 namespace skein::http {
 
 struct HttpCounters {
@@ -40,6 +45,9 @@ struct HttpContext {
   HttpCounters counters;
   std::atomic<bool> ready{false};     // /readyz: listening and not draining
   std::atomic<bool> draining{false};  // shutting down: finish, take nothing new
+  // The node's streams and their attraction; null on a node without them.
+  runtime::StreamService* streams = nullptr;
+  runtime::StreamAttraction* attraction = nullptr;
 };
 
 }  // namespace skein::http

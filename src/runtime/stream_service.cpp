@@ -5,6 +5,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -331,6 +333,41 @@ asio::awaitable<AppendResult> StreamService::append(PartitionRef p, std::vector<
   AppendResult result =
       co_await start_on<AppendResult>(call->partition->executor(), std::move(work));
   co_return result;
+}
+
+namespace {
+
+// The appends of one append_all in flight; the timer is a latch that the
+// last one to finish cancels.
+struct AppendLatch {
+  explicit AppendLatch(asio::any_io_executor executor, std::size_t n)
+      : results(n), left(n), done(executor, asio::steady_timer::time_point::max()) {}
+  std::vector<AppendResult> results;
+  std::size_t left;
+  asio::steady_timer done;
+};
+
+asio::awaitable<void> append_into(StreamService& service, StreamService::AppendJob job,
+                                  std::shared_ptr<AppendLatch> latch, std::size_t index) {
+  AppendResult result =
+      co_await service.append(std::move(job.partition), std::move(job.batch), job.wait_durable);
+  latch->results[index] = std::move(result);
+  if (--latch->left == 0) latch->done.cancel();
+}
+
+}  // namespace
+
+asio::awaitable<std::vector<AppendResult>> StreamService::append_all(std::vector<AppendJob> jobs) {
+  if (jobs.empty()) co_return std::vector<AppendResult>{};
+  auto executor = co_await asio::this_coro::executor;
+  auto latch = std::make_shared<AppendLatch>(executor, jobs.size());
+  // Each append is posted to its partition's shard as it is spawned here, in
+  // order, so appends to one partition keep the order of `jobs`.
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    asio::co_spawn(executor, append_into(*this, std::move(jobs[i]), latch, i), asio::detached);
+  }
+  co_await latch->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return std::move(latch->results);
 }
 
 asio::awaitable<ReadResult> StreamService::read(PartitionRef p, std::int64_t offset,

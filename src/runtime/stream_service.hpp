@@ -141,6 +141,15 @@ class StreamService {
   // is taken by value: the append rewrites its base offset.
   asio::awaitable<AppendResult> append(PartitionRef partition, std::vector<std::byte> batch,
                                        bool wait_durable);
+  // Several appends at once, each on its partition's shard; completes when
+  // all have, with their results in the order given. Appends to the same
+  // partition happen in the order given.
+  struct AppendJob {
+    PartitionRef partition;
+    std::vector<std::byte> batch;
+    bool wait_durable = false;
+  };
+  asio::awaitable<std::vector<AppendResult>> append_all(std::vector<AppendJob> jobs);
   asio::awaitable<ReadResult> read(PartitionRef partition, std::int64_t offset,
                                    std::size_t max_bytes);
   // The first offset with a timestamp >= `timestamp` (-1: none).

@@ -7,12 +7,6 @@
 // on its own shard. Idempotent producers' retries are acknowledged with their
 // first offsets and not appended again. Produce v0-2 carry message sets
 // (magic 0 and 1), converted to one v2 batch per partition before all that.
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
 #include "kafka/handlers.hpp"
@@ -23,28 +17,7 @@
 
 namespace skein::kafka {
 
-namespace asio = boost::asio;
-
 namespace {
-
-// The appends of one request in flight; the timer is a latch that the last
-// one to finish cancels.
-struct Appends {
-  explicit Appends(asio::any_io_executor executor)
-      : done(executor, asio::steady_timer::time_point::max()) {}
-  std::vector<runtime::AppendResult> results;
-  std::size_t left = 0;
-  asio::steady_timer done;
-};
-
-awaitable<void> append_one(runtime::StreamService& streams, runtime::PartitionRef partition,
-                           std::vector<std::byte> batch, bool durable,
-                           std::shared_ptr<Appends> appends, std::size_t index) {
-  runtime::AppendResult result =
-      co_await streams.append(std::move(partition), std::move(batch), durable);
-  appends->results[index] = std::move(result);
-  if (--appends->left == 0) appends->done.cancel();
-}
 
 std::int16_t error_for(const storage::Error& error) {
   switch (error.code) {
@@ -120,8 +93,7 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
   Response response;
   const bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
   const bool durable = request.acks == -1;
-  auto executor = co_await asio::this_coro::executor;
-  auto appends = std::make_shared<Appends>(executor);
+  std::vector<runtime::StreamService::AppendJob> jobs;
   // Where each append's result goes in the response.
   std::vector<std::pair<std::size_t, std::size_t>> slots;
   for (const auto& topic : request.topic_data) {
@@ -153,22 +125,18 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
         p.error_message = message;
       } else {
         slots.emplace_back(response.responses.size(), t.partition_responses.size());
-        appends->results.emplace_back();
-        ++appends->left;
-        asio::co_spawn(executor,
-                       append_one(context.streams, partition, std::move(batch), durable, appends,
-                                  appends->results.size() - 1),
-                       asio::detached);
+        jobs.push_back({partition, std::move(batch), durable});
       }
       p.base_offset = -1;
       t.partition_responses.push_back(std::move(p));
     }
     response.responses.push_back(std::move(t));
   }
-  if (appends->left > 0) co_await appends->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  const std::vector<runtime::AppendResult> results =
+      co_await context.streams.append_all(std::move(jobs));
   for (std::size_t i = 0; i < slots.size(); ++i) {
     auto& p = response.responses[slots[i].first].partition_responses[slots[i].second];
-    const runtime::AppendResult& r = appends->results[i];
+    const runtime::AppendResult& r = results[i];
     if (r.error) {
       p.error_code = error_for(*r.error);
       p.error_message = r.error->message;
