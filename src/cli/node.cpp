@@ -65,8 +65,12 @@ Node::Node(NodeConfig config)
     kafka::GroupSettings group_settings;
     group_settings.initial_rebalance_delay = config_.group_initial_rebalance_delay;
     groups_ = std::make_unique<kafka::GroupCoordinator>(pool_, offsets_, group_settings);
-    kafka_context_.reset(new kafka::KafkaContext{pool_, streams_, groups_.get(), &offsets_,
-                                                 kafka_settings(config_), data_.cluster_id()});
+    kafka_context_.reset(new kafka::KafkaContext{pool_, streams_, groups_.get(), &offsets_, nullptr,
+                                                 nullptr, kafka_settings(config_),
+                                                 data_.cluster_id()});
+    publisher_ = std::make_unique<kafka::RecordPublisher>(router_, attraction_);
+    kafka_context_->publisher = publisher_.get();
+    kafka_context_->attraction = &attraction_;
     kafka_ = std::make_unique<kafka::KafkaServer>(
         *kafka_context_, std::get<boost::asio::ip::tcp::endpoint>(endpoint));
   }

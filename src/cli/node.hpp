@@ -17,6 +17,7 @@
 #include "kafka/kafka_context.hpp"
 #include "kafka/kafka_server.hpp"
 #include "kafka/offset_store.hpp"
+#include "kafka/record_publisher.hpp"
 #include "runtime/data_directory.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/service.hpp"
@@ -60,6 +61,7 @@ class Node {
   http::HttpContext http_context_;
   std::unique_ptr<http::HttpServer> http_;
   std::unique_ptr<kafka::GroupCoordinator> groups_;
+  std::unique_ptr<kafka::RecordPublisher> publisher_;
   std::unique_ptr<kafka::KafkaContext> kafka_context_;
   std::unique_ptr<kafka::KafkaServer> kafka_;
   std::vector<runtime::Service*> started_;

@@ -16,6 +16,7 @@ namespace skein::kafka {
 
 // Per-connection state that handlers read and change.
 struct Session {
+  unsigned shard = 0;  // where the connection lives
   std::string client_id;
   std::string client_host;     // the peer's address
   std::string sasl_mechanism;  // chosen by SaslHandshake; empty before

@@ -15,12 +15,14 @@ namespace skein::kafka {
 
 namespace asio = boost::asio;
 
-KafkaConnection::KafkaConnection(KafkaContext& context, asio::ip::tcp::socket socket)
+KafkaConnection::KafkaConnection(KafkaContext& context, unsigned shard,
+                                 asio::ip::tcp::socket socket)
     : context_(context), socket_(std::move(socket)) {
   boost::system::error_code ec;
   const auto remote = socket_.remote_endpoint(ec);
   peer_ =
       ec ? "(unknown peer)" : remote.address().to_string() + ":" + std::to_string(remote.port());
+  session_.shard = shard;
 }
 
 void KafkaConnection::request_stop() {

@@ -23,7 +23,7 @@ namespace skein::kafka {
 
 class KafkaConnection {
  public:
-  KafkaConnection(KafkaContext& context, boost::asio::ip::tcp::socket socket);
+  KafkaConnection(KafkaContext& context, unsigned shard, boost::asio::ip::tcp::socket socket);
   boost::asio::awaitable<void> run();
   // Finish the request in hand, then close. Call on the connection's shard.
   void request_stop();

@@ -12,6 +12,10 @@
 #include "runtime/stream_service.hpp"
 #include "storage/group_commit.hpp"
 
+namespace skein::runtime {
+class StreamAttraction;
+}  // namespace skein::runtime
+
 namespace skein::kafka {
 
 struct KafkaSettings {
@@ -25,12 +29,15 @@ struct KafkaSettings {
 
 class GroupCoordinator;
 class OffsetStore;
+class RecordPublisher;
 
 struct KafkaContext {
   runtime::ShardPool& pool;
   runtime::StreamService& streams;
   GroupCoordinator* groups = nullptr;
   OffsetStore* offsets = nullptr;
+  RecordPublisher* publisher = nullptr;             // produced records to the router
+  runtime::StreamAttraction* attraction = nullptr;  // told of streams deleted or created
   KafkaSettings settings;
   std::string cluster_id;    // stable per data directory
   std::int32_t node_id = 0;  // a single-node cluster: this node leads every partition

@@ -43,7 +43,7 @@ asio::awaitable<void> KafkaServer::run_connection(KafkaServer* server, unsigned 
   KafkaContext& context = server->context_;
   context.connections_open.fetch_add(1);
   {
-    KafkaConnection connection(context, std::move(socket));
+    KafkaConnection connection(context, shard, std::move(socket));
     server->connections_[shard].insert(&connection);
     if (context.draining.load()) connection.request_stop();
     try {

@@ -245,6 +245,12 @@ void StreamAttraction::stop() {
   }
 }
 
+std::size_t StreamAttraction::filter_count(const std::string& stream) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(stream);
+  return it == entries_.end() ? 0 : it->second.filters.size();
+}
+
 std::shared_ptr<StreamDestination> StreamAttraction::destination(const std::string& stream) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(stream);

@@ -7,12 +7,15 @@
 // on its own shard. Idempotent producers' retries are acknowledged with their
 // first offsets and not appended again. Produce v0-2 carry message sets
 // (magic 0 and 1), converted to one v2 batch per partition before all that.
+// Once stored, the records are published to the router as events
+// (record_publisher.hpp).
 #include <chrono>
 
 #include "kafka/handlers.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
 #include "kafka/protocol/message_set.hpp"
+#include "kafka/record_publisher.hpp"
 #include "storage/compression.hpp"
 
 namespace skein::kafka {
@@ -86,7 +89,7 @@ std::int16_t prepare(const Records& records, std::int16_t version,
 
 }  // namespace
 
-awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& context, Session&,
+awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& context, Session& session,
                                                             const m::ProduceRequest& request,
                                                             std::int16_t version) {
   using Response = m::ProduceResponse;
@@ -94,6 +97,7 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
   const bool valid_acks = request.acks == 0 || request.acks == 1 || request.acks == -1;
   const bool durable = request.acks == -1;
   std::vector<runtime::StreamService::AppendJob> jobs;
+  std::vector<std::vector<core::Event>> events;  // per job: published once it is stored
   // Where each append's result goes in the response.
   std::vector<std::pair<std::size_t, std::size_t>> slots;
   for (const auto& topic : request.topic_data) {
@@ -125,6 +129,9 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
         p.error_message = message;
       } else {
         slots.emplace_back(response.responses.size(), t.partition_responses.size());
+        events.push_back(context.publisher
+                             ? context.publisher->events_of(*config, part.index, batch)
+                             : std::vector<core::Event>{});
         jobs.push_back({partition, std::move(batch), durable});
       }
       p.base_offset = -1;
@@ -143,6 +150,10 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
     } else {
       p.base_offset = r.base_offset;
       p.log_start_offset = r.log_start;
+      // A retry the log already had was published the first time.
+      if (!r.duplicate && !events[i].empty()) {
+        context.publisher->publish(session.shard, std::move(events[i]));
+      }
     }
   }
   if (request.acks == 0) co_return std::nullopt;

@@ -4,6 +4,7 @@
 #include "kafka/handlers.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
+#include "runtime/stream_attraction.hpp"
 
 namespace skein::kafka {
 
@@ -112,6 +113,8 @@ static m::DeleteTopicsResponse handle_delete_topics_now(KafkaContext& context,
     } else if (auto removed = context.streams.remove(name); !removed) {
       r.error_code = error_for(removed.error());
       r.error_message = removed.error().message;
+    } else if (context.attraction != nullptr) {
+      context.attraction->sync_later(name);  // its attract filters leave the router
     }
     response.responses.push_back(std::move(r));
   }
