@@ -1,6 +1,6 @@
-// pub over a plain HTTP request, sub over the WebSocket subscribe endpoint
-// (its JSON frames carry everything about an event). Synchronous Beast: a
-// command line tool has one thing to do at a time.
+// pub over a plain HTTP request (http_client.hpp), sub over the WebSocket
+// subscribe endpoint (its JSON frames carry everything about an event).
+// Synchronous Beast: a command line tool has one thing to do at a time.
 #include "cli/client_commands.hpp"
 
 #include <boost/asio/connect.hpp>
@@ -15,6 +15,7 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 
+#include "cli/http_client.hpp"
 #include "http/event_encoding.hpp"
 
 namespace skein::cli {
@@ -27,43 +28,8 @@ using asio::ip::tcp;
 
 namespace {
 
-struct Target {
-  std::string host;
-  std::string port;
-  boost::urls::url base;  // scheme, authority and base path of the node's API
-};
-
-std::optional<Target> parse_url(const std::string& text) {
-  auto parsed = boost::urls::parse_uri(text);
-  if (!parsed || parsed->scheme() != "http" || parsed->host().empty()) {
-    std::fprintf(stderr, "skein: --url must look like http://HOST:PORT, got \"%s\"\n",
-                 text.c_str());
-    return std::nullopt;
-  }
-  Target target{std::string(parsed->host()),
-                parsed->has_port() ? std::string(parsed->port()) : "80", boost::urls::url(*parsed)};
-  if (!target.base.path().empty() && target.base.path().back() == '/') {
-    std::string path = target.base.path();
-    path.pop_back();
-    target.base.set_path(path);
-  }
-  return target;
-}
-
 std::string read_stdin() {
   return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-}
-
-// The server's JSON error message when there is one, else the raw body. A
-// refused topic or filter also shows the stable rule id ("[rule empty_level]"),
-// the part of the answer a script can match on.
-std::string error_text(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
-  if (!j.is_object() || !j.contains("message") || !j["message"].is_string()) return body;
-  std::string text = j["message"].get<std::string>();
-  if (j.contains("rule") && j["rule"].is_string())
-    text += " [rule " + j["rule"].get<std::string>() + "]";
-  return text;
 }
 
 void print_event(const nlohmann::json& event, bool as_json) {
@@ -89,10 +55,7 @@ int run_pub(const PubOptions& options) {
   std::string body =
       (!options.message || *options.message == "-") ? read_stdin() : *options.message;
 
-  boost::urls::url url = target->base;
-  url.set_path(url.path() + "/v1/topics/" + options.topic);
-  bhttp::request<bhttp::string_body> request(bhttp::verb::post, url.encoded_resource(), 11);
-  request.set(bhttp::field::host, target->host);
+  auto request = make_request(*target, bhttp::verb::post, "/v1/topics/" + options.topic);
   if (options.key) request.set("Skein-Key", *options.key);
   if (options.content_type) request.set(bhttp::field::content_type, *options.content_type);
   for (const auto& header : options.headers) {
@@ -104,23 +67,11 @@ int run_pub(const PubOptions& options) {
     request.set("Skein-Header-" + header.substr(0, eq), header.substr(eq + 1));
   }
   request.body() = std::move(body);
-  request.prepare_payload();
-
-  try {
-    asio::io_context io;
-    beast::tcp_stream stream(io);
-    stream.connect(tcp::resolver(io).resolve(target->host, target->port));
-    bhttp::write(stream, request);
-    beast::flat_buffer buffer;
-    bhttp::response<bhttp::string_body> response;
-    bhttp::read(stream, buffer, response);
-    if (response.result_int() / 100 != 2) {
-      std::fprintf(stderr, "skein pub: %u %s\n", response.result_int(),
-                   error_text(response.body()).c_str());
-      return 1;
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "skein pub: %s: %s\n", options.url.c_str(), e.what());
+  auto response = exchange(*target, std::move(request), "pub");
+  if (!response) return 1;
+  if (response->result_int() / 100 != 2) {
+    std::fprintf(stderr, "skein pub: %u %s\n", response->result_int(),
+                 error_text(response->body()).c_str());
     return 1;
   }
   return 0;

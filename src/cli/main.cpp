@@ -8,6 +8,7 @@
 #include "cli/client_commands.hpp"
 #include "cli/node_config.hpp"
 #include "cli/serve_command.hpp"
+#include "cli/stream_commands.hpp"
 
 #ifndef SKEIN_VERSION
 #define SKEIN_VERSION "0.0.0"
@@ -51,6 +52,48 @@ int main(int argc, char** argv) {
   sub->add_flag("--json", sub_options.json, "Print each event as its JSON object");
   sub->add_option("-n,--count", sub_options.count, "Exit after this many events");
 
+  StreamOptions stream_options;
+  auto* stream = app.add_subcommand("stream", "Create, change, list, describe and delete streams");
+  stream->require_subcommand(1);
+  auto add_url = [&](CLI::App* verb) {
+    verb->add_option("--url", stream_options.url, "The node's HTTP address")->capture_default_str();
+  };
+  auto add_name = [&](CLI::App* verb) {
+    verb->add_option("name", stream_options.name, "Stream name")->required();
+  };
+  auto add_settings = [&](CLI::App* verb) {
+    verb->add_option("-p,--partitions", stream_options.partitions, "Partition count");
+    verb->add_option("-a,--attract", stream_options.attract,
+                     "A filter whose events the stream takes (repeatable)")
+        ->allow_extra_args(false);
+    verb->add_option("-t,--template", stream_options.topic_template,
+                     "Topic of produced records: {key}, {partition}, {header:NAME}");
+    verb->add_option("--retention-ms", stream_options.retention_ms, "Keep records this long");
+    verb->add_option("--retention-bytes", stream_options.retention_bytes,
+                     "Keep at most this many bytes per partition");
+    verb->add_option("--cleanup-policy", stream_options.cleanup_policy,
+                     "delete, compact or compact,delete");
+    verb->add_option("--fsync", stream_options.fsync, "always, interval or never");
+  };
+  auto* stream_create = stream->add_subcommand("create", "Create a stream");
+  add_name(stream_create);
+  add_settings(stream_create);
+  add_url(stream_create);
+  auto* stream_update = stream->add_subcommand("update", "Change a stream's settings");
+  add_name(stream_update);
+  add_settings(stream_update);
+  stream_update->add_flag("--no-attract", stream_options.no_attract, "Attract nothing any more");
+  add_url(stream_update);
+  auto* stream_list = stream->add_subcommand("list", "List the streams");
+  stream_list->add_flag("--json", stream_options.json, "Print the node's JSON answer");
+  add_url(stream_list);
+  auto* stream_describe = stream->add_subcommand("describe", "A stream's settings and offsets");
+  add_name(stream_describe);
+  add_url(stream_describe);
+  auto* stream_delete = stream->add_subcommand("delete", "Delete a stream and its records");
+  add_name(stream_delete);
+  add_url(stream_delete);
+
   auto* version = app.add_subcommand("version", "Print the version");
 
   CLI11_PARSE(app, argc, argv);
@@ -61,6 +104,11 @@ int main(int argc, char** argv) {
   }
   if (*pub) return run_pub(pub_options);
   if (*sub) return run_sub(sub_options);
+  if (*stream_create) return run_stream_create(stream_options);
+  if (*stream_update) return run_stream_update(stream_options);
+  if (*stream_list) return run_stream_list(stream_options);
+  if (*stream_describe) return run_stream_describe(stream_options);
+  if (*stream_delete) return run_stream_delete(stream_options);
   std::map<std::string, std::string> given;
   for (const auto& [flag, option] : flag_options)
     if (option->count() > 0) given[flag] = flag_values[flag];
