@@ -63,6 +63,16 @@ class EncodingCache {
   mutable std::array<std::atomic<const std::string*>, kSlots> slots_{};
 };
 
+// Where a stored event sits, for events read back from a stream (replay).
+struct StreamPosition {
+  std::string stream;
+  std::int32_t partition = 0;
+  std::int64_t offset = 0;
+  // The stream position after this event, every partition's next offset
+  // ("0:16,1:7,2:33"): what a client resumes from.
+  std::string cursor;
+};
+
 struct Event {
   std::string topic;
   std::optional<std::string> key;
@@ -78,6 +88,8 @@ struct Event {
   // Set when the event entered as a Kafka record produced to this stream:
   // that stream has it already and does not take it again ("ingress, once").
   std::string ingress_stream;
+  // Set on events replayed from a stream: their place in it.
+  std::optional<StreamPosition> position;
   EncodingCache encodings;  // not part of the event's value
 };
 

@@ -42,7 +42,7 @@ bool base64_decode(std::string_view text, std::string& out) {
 
 void append_sse(const core::Event& event, std::string& out) {
   out += "id: ";
-  out += std::to_string(event.origin.sequence);
+  out += event.position ? event.position->cursor : std::to_string(event.origin.sequence);
   out += "\nevent: ";
   out += event.topic;
   out += '\n';
@@ -71,11 +71,17 @@ std::string to_json(const core::Event& event) {
   out += "{\"topic\":";
   append_json_string(out, event.topic);
   out += ",\"id\":\"";
-  out += std::to_string(event.origin.sequence);
+  out += event.position ? event.position->cursor : std::to_string(event.origin.sequence);
   out += "\",\"origin\":";
   append_json_string(out, event.origin.node);
   out += ",\"timestamp\":";
   out += std::to_string(event.timestamp_ms);
+  if (event.position) {
+    out += ",\"stream\":";
+    append_json_string(out, event.position->stream);
+    out += ",\"partition\":" + std::to_string(event.position->partition) +
+           ",\"offset\":" + std::to_string(event.position->offset);
+  }
   if (event.key) {
     const bool text = is_text_payload(*event.key);
     out += text ? ",\"key\":" : ",\"key_base64\":";

@@ -13,6 +13,10 @@
 //    "key":..., "content_type":..., "headers":{...},
 //    "payload":"<text>"  or  "payload_base64":"<base64>"}
 // ("key", "content_type" and "headers" only when the event has them).
+// Events replayed from a stream carry their position instead of a sequence:
+// the id (SSE and JSON) is the stream position after the event, every
+// partition's next offset ("0:16,1:7,2:33"), which `from=` and SSE's
+// Last-Event-ID resume from; the JSON adds "stream", "partition", "offset".
 #pragma once
 
 #include <string>

@@ -20,6 +20,7 @@
 #include "http/sse_endpoint.hpp"
 #include "http/streams_endpoint.hpp"
 #include "http/websocket_endpoint.hpp"
+#include "runtime/stream_service.hpp"
 
 namespace skein::http {
 
@@ -117,10 +118,18 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
   }
 
   if (target->path == "/v1/subscribe" && header.method() == bhttp::verb::get) {
-    auto subscribe = parse_subscribe_request(*target, context_.settings);
+    std::optional<std::string_view> last_event_id;
+    if (auto it = header.find("Last-Event-ID"); it != header.end()) last_event_id = it->value();
+    auto subscribe = parse_subscribe_request(*target, context_.settings, last_event_id);
     if (!subscribe.request)
       co_return co_await reply(
           make_response(header, bhttp::status::bad_request, subscribe.error_body));
+    if (subscribe.request->replay && (context_.streams == nullptr ||
+                                      !context_.streams->find(subscribe.request->replay->stream))) {
+      co_return co_await reply(
+          make_response(header, bhttp::status::not_found,
+                        json_error("not_found", "no stream " + subscribe.request->replay->stream)));
+    }
     if (!co_await flush()) co_return Next::close;  // answers before the stream
     if (boost::beast::websocket::is_upgrade(header)) {
       co_await serve_websocket(context_, shard_, std::move(stream_), parser.release(),

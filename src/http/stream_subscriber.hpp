@@ -32,6 +32,9 @@ class StreamSubscriber final : public core::Destination {
   boost::asio::awaitable<bool> next_batch(std::deque<core::EventPtr>& out, std::size_t max,
                                           std::chrono::steady_clock::duration idle);
 
+  // The connection's executor, where the subscriber lives.
+  boost::asio::any_io_executor executor() { return timer_.get_executor(); }
+
   // Node shutdown: let the writer send what is queued, then report the end.
   void finish();
   bool finishing() const { return finishing_; }

@@ -4,6 +4,11 @@
 #include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
+#include "http/stream_replay.hpp"
+
 namespace skein::http {
 
 boost::asio::awaitable<std::shared_ptr<StreamSubscriber>> open_subscriber(
@@ -12,6 +17,13 @@ boost::asio::awaitable<std::shared_ptr<StreamSubscriber>> open_subscriber(
   auto subscriber = std::make_shared<StreamSubscriber>(shard, std::move(executor), request.queue,
                                                        request.slow_policy);
   context.counters.subscribers_open.fetch_add(1, std::memory_order_relaxed);
+  if (request.replay) {
+    // Fed from the stream, not the router (stream_replay.hpp).
+    boost::asio::co_spawn(subscriber->executor(),
+                          replay_stream(context, subscriber, std::move(*request.replay)),
+                          boost::asio::detached);
+    co_return subscriber;
+  }
   co_await context.subscriptions.subscribe(subscriber, request.filters);
   spdlog::debug("shard {}: subscriber opened on {} filter(s)", shard, request.filters.size());
   co_return subscriber;
@@ -26,7 +38,7 @@ boost::asio::awaitable<void> close_subscriber(HttpContext& context,
                  subscriber->capacity(), fmt::join(filters, " "));
   }
   subscriber->close();
-  co_await context.subscriptions.unsubscribe(subscriber, std::move(filters));
+  if (!filters.empty()) co_await context.subscriptions.unsubscribe(subscriber, std::move(filters));
   context.counters.subscribers_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
