@@ -4,6 +4,7 @@
 #include "kafka/handlers.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/protocol/error_codes.hpp"
+#include "runtime/stream_routing.hpp"
 
 namespace skein::kafka {
 
@@ -18,10 +19,40 @@ constexpr std::int8_t kDynamicTopicConfig = 1, kDefaultConfig = 5;
 // Kafka's ConfigEntry types.
 constexpr std::int8_t kTypeString = 2, kTypeLong = 5, kTypeList = 7;
 
+// A stream's routing, shown beside its Kafka configs and changed only over
+// the admin API (/v1/streams): the attract filters and the topic template.
+constexpr std::string_view kAttractConfig = "skein.attract";
+constexpr std::string_view kTemplateConfig = "skein.topic.template";
+
 std::int8_t type_of(const std::string& name) {
-  if (name == "cleanup.policy") return kTypeList;
-  if (name == "fsync.policy") return kTypeString;
+  if (name == "cleanup.policy" || name == kAttractConfig) return kTypeList;
+  if (name == "fsync.policy" || name == kTemplateConfig) return kTypeString;
   return kTypeLong;
+}
+
+// Every config of the stream by name: its Kafka configs and its routing.
+std::map<std::string, std::string> all_configs(const storage::StreamConfig& config) {
+  auto all = config.kafka_configs();
+  auto routing = runtime::StreamRouting::of(config);
+  std::string attract;
+  if (routing) {
+    for (const auto& filter : routing.value().attract) {
+      attract += (attract.empty() ? "" : ",") + filter;
+    }
+  }
+  all[std::string(kAttractConfig)] = attract;
+  all[std::string(kTemplateConfig)] = routing && !routing.value().topic_template.empty()
+                                          ? routing.value().topic_template
+                                          : config.name;
+  return all;
+}
+
+bool is_default_config(const std::map<std::string, std::string>& defaults,
+                       const storage::StreamConfig& config, const std::string& name,
+                       const std::string& value) {
+  if (name == kAttractConfig) return value.empty();
+  if (name == kTemplateConfig) return value == config.name;
+  return defaults.at(name) == value;
 }
 
 }  // namespace
@@ -49,7 +80,7 @@ static m::DescribeConfigsResponse handle_describe_configs_now(
       r.error_code = code(ErrorCode::unknown_topic_or_partition);
       r.error_message = "no stream " + resource.resource_name;
     } else {
-      for (const auto& [name, value] : config->kafka_configs()) {
+      for (const auto& [name, value] : all_configs(*config)) {
         if (resource.configuration_keys && !resource.configuration_keys->empty() &&
             std::find(resource.configuration_keys->begin(), resource.configuration_keys->end(),
                       name) == resource.configuration_keys->end())
@@ -57,7 +88,8 @@ static m::DescribeConfigsResponse handle_describe_configs_now(
         Response::DescribeConfigsResourceResult entry;
         entry.name = name;
         entry.value = value;
-        const bool is_default = defaults.at(name) == value;
+        const bool is_default = is_default_config(defaults, *config, name, value);
+        entry.read_only = name.starts_with("skein.");
         entry.is_default = version == 0 && is_default;  // v0 only; v1+ says it by the source
         entry.config_source = is_default ? kDefaultConfig : kDynamicTopicConfig;
         entry.config_type = type_of(name);
