@@ -90,6 +90,21 @@ class SubscriptionIndex {
     }
   }
 
+  // Appends to `out` every subscriber with a filter that matches some topic
+  // `filter` (a valid filter) also matches: whether anyone could want what
+  // a pattern of topics produces. Each once, in no particular order. (It
+  // errs on the side of yes for reserved topics: a wildcard pattern meets a
+  // stored "$sys/..." here though no '$' topic matches a first-level wildcard.)
+  void match_filter(std::string_view filter, std::vector<Sub>& out) const {
+    const std::size_t first = out.size();
+    const auto levels = split_levels(filter);
+    overlap_at(*root_, levels, 0, out);
+    if (out.size() - first > 1) {
+      std::sort(out.begin() + first, out.end());
+      out.erase(std::unique(out.begin() + first, out.end()), out.end());
+    }
+  }
+
   // Number of (filter, subscriber) pairs.
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
@@ -182,6 +197,60 @@ class SubscriptionIndex {
         if (auto it = node.prefix.find(level.substr(0, n)); it != node.prefix.end())
           match_at(*it->second, after, false, out);
       }
+    }
+  }
+
+  // Every subscriber in the subtree under `node` whose filter needs at least
+  // one more level than `node` stands for (a pattern's final ">").
+  static void collect_below(const Node& node, std::vector<Sub>& out) {
+    out.insert(out.end(), node.tail_subs.begin(), node.tail_subs.end());
+    auto all = [&out](const Node& child) {
+      out.insert(out.end(), child.exact_subs.begin(), child.exact_subs.end());
+      collect_below(child, out);
+    };
+    for (const auto& [key, child] : node.literal) all(*child);
+    for (const auto& [key, child] : node.prefix) all(*child);
+    if (node.star) all(*node.star);
+  }
+
+  // Whether one level of a pattern and one of a stored filter can both match
+  // some level: '*' matches any; "ab*" and "a*" share levels starting "ab".
+  static bool levels_meet(std::string_view pattern, std::string_view key, bool key_is_prefix) {
+    if (pattern == "*") return true;
+    const bool pattern_is_prefix = pattern.back() == '*';
+    if (pattern_is_prefix) pattern.remove_suffix(1);
+    if (pattern_is_prefix && key_is_prefix)
+      return pattern.starts_with(key) || key.starts_with(pattern);
+    if (pattern_is_prefix) return key.starts_with(pattern);
+    if (key_is_prefix) return pattern.starts_with(key);
+    return pattern == key;
+  }
+
+  static void overlap_at(const Node& node, const std::vector<std::string_view>& levels,
+                         std::size_t i, std::vector<Sub>& out) {
+    if (i == levels.size()) {
+      out.insert(out.end(), node.exact_subs.begin(), node.exact_subs.end());
+      return;
+    }
+    const std::string_view level = levels[i];
+    if (level == ">") {
+      collect_below(node, out);
+      return;
+    }
+    // A stored ">" here takes the one or more levels the pattern still has.
+    out.insert(out.end(), node.tail_subs.begin(), node.tail_subs.end());
+    if (node.star) overlap_at(*node.star, levels, i + 1, out);
+    const bool literal = level != "*" && level.back() != '*';
+    if (literal) {
+      if (auto it = node.literal.find(level); it != node.literal.end())
+        overlap_at(*it->second, levels, i + 1, out);
+    } else {
+      for (const auto& [key, child] : node.literal) {
+        if (levels_meet(level, key, false)) overlap_at(*child, levels, i + 1, out);
+      }
+    }
+    for (const auto& [key, child] : node.prefix) {
+      if (levels_meet(level, key, true)) overlap_at(*child, levels, i + 1, out);
     }
   }
 

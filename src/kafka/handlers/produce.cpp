@@ -129,9 +129,9 @@ awaitable<std::optional<m::ProduceResponse>> handle_produce(KafkaContext& contex
         p.error_message = message;
       } else {
         slots.emplace_back(response.responses.size(), t.partition_responses.size());
-        events.push_back(context.publisher
-                             ? context.publisher->events_of(*config, part.index, batch)
-                             : std::vector<core::Event>{});
+        events.push_back(context.publisher ? context.publisher->events_of(session.shard, *config,
+                                                                          part.index, batch)
+                                           : std::vector<core::Event>{});
         jobs.push_back({partition, std::move(batch), durable});
       }
       p.base_offset = -1;

@@ -517,5 +517,64 @@ TEST(SubscriptionIndexCapacity, HoldsAMillionFilters) {
   EXPECT_TRUE(index.empty());
 }
 
+// match_filter against a brute force: two filters overlap when some topic
+// (over a small alphabet that witnesses every prefix relation used) matches
+// both.
+TEST(SubscriptionIndex, MatchFilterFindsExactlyTheFiltersThatShareATopic) {
+  const std::vector<std::string> filter_levels = {"a", "ab", "b", "*", "a*", "ab*", "b*"};
+  const std::vector<std::string> topic_levels = {"a", "ab", "abc", "b", "c"};
+  std::mt19937 rng(7);
+  auto random_filter = [&] {
+    const int n = 1 + static_cast<int>(rng() % 3);
+    std::string f;
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) f += '/';
+      f += filter_levels[rng() % filter_levels.size()];
+    }
+    if (rng() % 3 == 0) f += "/>";
+    return f;
+  };
+  std::vector<std::string> topics;
+  std::vector<std::string> frontier = {""};
+  for (int depth = 0; depth < 5; ++depth) {
+    std::vector<std::string> next;
+    for (const auto& t : frontier) {
+      for (const auto& l : topic_levels) next.push_back(t.empty() ? l : t + "/" + l);
+    }
+    topics.insert(topics.end(), next.begin(), next.end());
+    frontier = std::move(next);
+  }
+  auto matches = [](const std::string& filter, const std::string& topic) {
+    Index one;
+    one.insert(filter, 1);
+    std::vector<int> out;
+    one.match(topic, out);
+    return !out.empty();
+  };
+  for (int round = 0; round < 150; ++round) {
+    Index index;
+    std::vector<std::string> stored;
+    for (int i = 0; i < 6; ++i) {
+      stored.push_back(random_filter());
+      ASSERT_FALSE(check_filter(stored.back())) << stored.back();
+      index.insert(stored.back(), i);
+    }
+    const std::string pattern = random_filter();
+    std::vector<int> got;
+    index.match_filter(pattern, got);
+    std::set<int> expected;
+    for (int i = 0; i < 6; ++i) {
+      for (const auto& topic : topics) {
+        if (matches(stored[static_cast<std::size_t>(i)], topic) && matches(pattern, topic)) {
+          expected.insert(i);
+          break;
+        }
+      }
+    }
+    EXPECT_EQ(std::set<int>(got.begin(), got.end()), expected) << "pattern " << pattern;
+    EXPECT_EQ(got.size(), expected.size()) << "each subscriber once";
+  }
+}
+
 }  // namespace
 }  // namespace skein::core
