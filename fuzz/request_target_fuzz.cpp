@@ -2,7 +2,8 @@
 // subscribe parameters, base64, and the SSE and JSON renderings of an event.
 // Invariants checked (a violation traps):
 // - an accepted subscribe request carries only filters that pass check_filter
-//   and a queue bound within the node's limit;
+//   (at least one, unless it replays a stream) and a queue bound within the
+//   node's limit;
 // - base64 decoding of arbitrary text never crashes; encode then decode is
 //   the identity;
 // - the SSE rendering of any payload reads back as that payload;
@@ -59,8 +60,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* bytes, std::size_t siz
     settings.subscriber_queue = 100;
     auto parsed = http::parse_subscribe_request(*target, settings);
     if (parsed.request) {
-      check(!parsed.request->filters.empty());
+      // A replay (stream=) routes nothing live: its filters are the replay's.
+      check(parsed.request->replay ? parsed.request->filters.empty()
+                                   : !parsed.request->filters.empty());
       for (const auto& filter : parsed.request->filters) check(!core::check_filter(filter));
+      if (parsed.request->replay) {
+        for (const auto& filter : parsed.request->replay->filters) {
+          check(!core::check_filter(filter));
+        }
+      }
       check(parsed.request->queue >= 1 && parsed.request->queue <= 100);
     } else {
       check(nlohmann::json::accept(parsed.error_body));

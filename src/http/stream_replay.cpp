@@ -82,16 +82,29 @@ std::optional<std::vector<std::byte>> read_bytes(const storage::FileRange& range
 
 }  // namespace
 
+asio::awaitable<std::vector<std::int64_t>> replay_start(HttpContext& context,
+                                                        const ReplayRequest& request) {
+  const auto partitions = context.streams->partitions(request.stream);
+  if (partitions.empty()) co_return std::vector<std::int64_t>{};
+  std::vector<std::int64_t> next = co_await start_positions(*context.streams, partitions, request);
+  co_return next;
+}
+
 asio::awaitable<void> replay_stream(HttpContext& context,
                                     std::shared_ptr<StreamSubscriber> subscriber,
-                                    ReplayRequest request) {
+                                    ReplayRequest request, std::vector<std::int64_t> next) {
   runtime::StreamService& streams = *context.streams;
   const auto config = streams.find(request.stream);
   auto partitions = streams.partitions(request.stream);
-  if (!config || partitions.empty()) {
+  if (!config || partitions.empty() || next.empty()) {
     subscriber->finish();
     co_return;
   }
+  // Partitions added since the start positions were taken begin at their start.
+  for (std::size_t p = next.size(); p < partitions.size(); ++p) {
+    next.push_back(partitions[p]->log_start());
+  }
+  partitions.resize(std::min(partitions.size(), next.size()));
   auto routing = runtime::StreamRouting::of(*config);
   const core::TopicTemplate topic_template =
       routing ? routing.value().effective_template(config->name)
@@ -100,7 +113,6 @@ asio::awaitable<void> replay_stream(HttpContext& context,
   for (const auto& filter : request.filters) wanted.insert(filter, 0);
   std::vector<int> matched;
 
-  std::vector<std::int64_t> next = co_await start_positions(streams, partitions, request);
   auto executor = co_await asio::this_coro::executor;
   asio::steady_timer pause(executor);
   const std::size_t high_water = std::max<std::size_t>(subscriber->capacity() / 2, 1);
@@ -155,7 +167,7 @@ asio::awaitable<void> replay_stream(HttpContext& context,
           if (matched.empty()) continue;
         }
         // Never more than the queue holds: a replay must not look like a slow subscriber.
-        while (subscriber->queued() + 1 >= subscriber->capacity() && !subscriber->closed()) {
+        while (subscriber->queued() >= subscriber->capacity() && !subscriber->closed()) {
           pause.expires_after(kDrainPoll);
           co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
         }

@@ -17,7 +17,9 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "http/http_context.hpp"
 #include "http/stream_subscriber.hpp"
@@ -25,9 +27,15 @@
 
 namespace skein::http {
 
-// Runs on the subscriber's shard until the subscriber closes.
+// Each partition's start offset for the request, taken before the client
+// is answered, so that with from=latest nothing appended after the answer
+// is missed. Empty when the stream is gone.
+boost::asio::awaitable<std::vector<std::int64_t>> replay_start(HttpContext& context,
+                                                               const ReplayRequest& request);
+
+// Runs on the subscriber's shard until the subscriber closes, from `next`.
 boost::asio::awaitable<void> replay_stream(HttpContext& context,
                                            std::shared_ptr<StreamSubscriber> subscriber,
-                                           ReplayRequest request);
+                                           ReplayRequest request, std::vector<std::int64_t> next);
 
 }  // namespace skein::http

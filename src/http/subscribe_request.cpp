@@ -81,6 +81,10 @@ std::optional<std::int64_t> parse_rfc3339(std::string_view t) {
       (t[10] != 'T' && t[10] != 't' && t[10] != ' ') || t[13] != ':' || t[16] != ':') {
     return std::nullopt;
   }
+  // Days the month has (RFC 3339 §5.7: 2026-02-30 is not a date).
+  static constexpr int kMonthDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (day > kMonthDays[month - 1] || (month == 2 && day == 29 && !leap)) return std::nullopt;
   std::size_t at = 19;
   std::int64_t millis = 0;
   if (at < t.size() && t[at] == '.') {

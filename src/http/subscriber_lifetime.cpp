@@ -18,10 +18,13 @@ boost::asio::awaitable<std::shared_ptr<StreamSubscriber>> open_subscriber(
                                                        request.slow_policy);
   context.counters.subscribers_open.fetch_add(1, std::memory_order_relaxed);
   if (request.replay) {
-    // Fed from the stream, not the router (stream_replay.hpp).
-    boost::asio::co_spawn(subscriber->executor(),
-                          replay_stream(context, subscriber, std::move(*request.replay)),
-                          boost::asio::detached);
+    // Fed from the stream, not the router (stream_replay.hpp), from
+    // positions taken now, before the client hears it is subscribed.
+    std::vector<std::int64_t> next = co_await replay_start(context, *request.replay);
+    boost::asio::co_spawn(
+        subscriber->executor(),
+        replay_stream(context, subscriber, std::move(*request.replay), std::move(next)),
+        boost::asio::detached);
     co_return subscriber;
   }
   co_await context.subscriptions.subscribe(subscriber, request.filters);

@@ -25,8 +25,8 @@ namespace {
 
 // The most events one round takes: bounds a round's memory and latency.
 constexpr std::size_t kRoundEvents = 16384;
-// What one record costs in a batch beyond its key, value and headers' bytes.
-constexpr std::size_t kRecordOverhead = 32;
+// The most a varint (zigzag varlong) takes in a record.
+constexpr std::size_t kMaxVarint = 10;
 
 // The record an attracted event becomes.
 storage::RecordSpec record_of(const core::Event& event) {
@@ -41,10 +41,18 @@ storage::RecordSpec record_of(const core::Event& event) {
   return record;
 }
 
+// An upper bound of the bytes record_of(event) takes in a batch: every
+// varint counted at its widest, so that a batch split by these sums never
+// passes max.message.bytes.
 std::size_t record_bytes(const core::Event& event) {
-  std::size_t n = kRecordOverhead + event.topic.size() + event.payload.size() +
-                  (event.key ? event.key->size() : 0) + event.content_type.size();
-  for (const auto& header : event.headers) n += header.name.size() + header.value.size() + 8;
+  // length, attributes, timestamp delta, offset delta, key and value lengths, header count
+  std::size_t n = 6 * kMaxVarint + 1 + event.payload.size() + (event.key ? event.key->size() : 0);
+  auto header = [&n](std::size_t name, std::size_t value) { n += 2 * kMaxVarint + name + value; };
+  header(std::string_view("skein-topic").size(), event.topic.size());
+  if (!event.content_type.empty()) {
+    header(std::string_view("content-type").size(), event.content_type.size());
+  }
+  for (const auto& h : event.headers) header(h.name.size(), h.value.size());
   return n;
 }
 

@@ -9,6 +9,7 @@
 #include <charconv>
 #include <filesystem>
 
+#include "storage/compression.hpp"
 #include "storage/file_io.hpp"
 
 namespace skein::storage {
@@ -200,9 +201,46 @@ Result<std::optional<FileRange>> Partition::read(std::int64_t offset, std::size_
 
 std::optional<std::int64_t> Partition::offset_for_time(std::int64_t timestamp) const {
   for (const auto& [base, segment] : segments_) {
-    if (segment->max_timestamp() >= timestamp) return segment->offset_for_time(timestamp);
+    if (segment->max_timestamp() < timestamp) continue;
+    const auto batch_offset = segment->offset_for_time(timestamp);
+    if (!batch_offset) return batch_offset;
+    return first_record_at_or_after(*batch_offset, timestamp);
   }
   return std::nullopt;
+}
+
+std::int64_t Partition::first_record_at_or_after(std::int64_t batch_offset,
+                                                 std::int64_t timestamp) const {
+  // The time index names the first batch whose maximum reaches the time; the
+  // record is found inside it (Kafka answers with the record, not the batch).
+  // Whatever cannot be read falls back to the batch's offset.
+  auto range = read(batch_offset, 1);
+  if (!range || !range.value()) return batch_offset;
+  const FileRange& r = *range.value();
+  std::vector<std::byte> bytes(r.length);
+  auto got = read_at(r.fd(), bytes, r.position, "offset_for_time");
+  if (!got || got.value() != r.length) return batch_offset;
+  const BatchCheck check = check_batch(bytes, bytes.size(), false);
+  if (!check.header) return batch_offset;
+  const BatchHeader& header = *check.header;
+  if (header.log_append_time()) return std::max(batch_offset, header.base_offset);
+  auto section = std::span<const std::byte>(bytes).subspan(
+      kBatchHeaderBytes, header.total_bytes() - kBatchHeaderBytes);
+  std::vector<std::byte> inflated;
+  if (header.compression() != 0) {
+    const auto codec = codec_from_id(header.compression());
+    if (!codec) return batch_offset;
+    auto result = decompress(*codec, section, 64 * header.total_bytes() + (1 << 20));
+    if (!result) return batch_offset;
+    inflated = std::move(result.value());
+    section = inflated;
+  }
+  const auto records = decode_record_section(header, section);
+  if (!records) return batch_offset;
+  for (const RecordView& record : *records) {
+    if (record.offset >= batch_offset && record.timestamp >= timestamp) return record.offset;
+  }
+  return batch_offset;
 }
 
 std::uint64_t Partition::size_bytes() const {

@@ -69,8 +69,8 @@ class Partition {
   // start or past the end.
   Result<std::optional<FileRange>> read(std::int64_t offset, std::size_t max_bytes) const;
 
-  // The first offset whose batch has a timestamp >= `timestamp`; nullopt when
-  // none has.
+  // The offset of the first record with a timestamp >= `timestamp` (of a
+  // LogAppendTime batch, its first record); nullopt when none has.
   std::optional<std::int64_t> offset_for_time(std::int64_t timestamp) const;
 
   std::int64_t log_start_offset() const { return segments_.begin()->first; }
@@ -101,6 +101,7 @@ class Partition {
   Result<CompactionReport> compact(Clock::time_point now = Clock::now());
 
  private:
+  std::int64_t first_record_at_or_after(std::int64_t batch_offset, std::int64_t timestamp) const;
   Partition(std::string directory, PartitionOptions options);
   Status roll(Clock::time_point now);
   Segment& active() const { return *segments_.rbegin()->second; }

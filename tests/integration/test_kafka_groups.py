@@ -251,21 +251,25 @@ def test_each_assignor_splits_the_partitions_and_a_third_member_joins(make_node,
     def split(active):
         return [sorted(p.partition for p in c.assignment()) for c in active]
 
-    active = consumers[:2]
-    for c in active:
-        c.subscribe([topic])
-    deadline = time.monotonic() + 30
-    while sorted(sum(split(active), [])) != list(range(6)) or not all(split(active)):
-        assert time.monotonic() < deadline, f"two members never split: {split(active)}"
-        poll(active)
-    consumers[2].subscribe([topic])
-    active = consumers
-    deadline = time.monotonic() + 30
-    while (sorted(sum(split(active), [])) != list(range(6)) or not all(split(active))
-           or len(seen) < 600):
-        assert time.monotonic() < deadline, f"three members never split: {split(active)}"
-        poll(active)
-    assert len(seen) == 600
-    assert all(len(v) == 1 for v in seen.values()), "a record was read twice"
-    for c in consumers:
-        c.close()
+    # Closed while the node is still up, even when an assertion fails: a
+    # librdkafka consumer left open blocks its destructor once the node is gone.
+    try:
+        active = consumers[:2]
+        for c in active:
+            c.subscribe([topic])
+        deadline = time.monotonic() + 30
+        while sorted(sum(split(active), [])) != list(range(6)) or not all(split(active)):
+            assert time.monotonic() < deadline, f"two members never split: {split(active)}"
+            poll(active)
+        consumers[2].subscribe([topic])
+        active = consumers
+        deadline = time.monotonic() + 30
+        while (sorted(sum(split(active), [])) != list(range(6)) or not all(split(active))
+               or len(seen) < 600):
+            assert time.monotonic() < deadline, f"three members never split: {split(active)}"
+            poll(active)
+        assert len(seen) == 600
+        assert all(len(v) == 1 for v in seen.values()), "a record was read twice"
+    finally:
+        for c in consumers:
+            c.close()

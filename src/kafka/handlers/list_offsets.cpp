@@ -1,7 +1,7 @@
 // ListOffsets: -2 the log start (earliest), -1 the log end (latest), any
-// other timestamp the first batch whose records reach it (by the time index).
-// Offsets are batch-exact: a consumer starting there skips records of the
-// batch stamped earlier, as Kafka's clients do. Version 0 answers with a list
+// other timestamp the first record stamped at or after it (the time index
+// finds the batch, the batch is read for the record), as Kafka answers.
+// Version 0 answers with a list
 // of offsets (old-style): the one offset found, or for a time with no record
 // that recent the log end, where a consumer starting then would begin.
 #include "kafka/handlers.hpp"

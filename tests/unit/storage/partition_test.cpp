@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 
+#include "storage/compression.hpp"
 #include "temp_dir.hpp"
 
 namespace skein::storage {
@@ -85,6 +86,52 @@ TEST_F(PartitionTest, RollsBySizeAndReadsAcrossSegments) {
   EXPECT_FALSE(p->read(100, 100).value().has_value());  // the end: nothing yet
   EXPECT_EQ(p->read(101, 100).error().code, Errc::out_of_range);
   EXPECT_EQ(p->offset_for_time(1050), 50);
+}
+
+// The time index finds the batch; the answer is the record inside it (as
+// Kafka's ListOffsets answers), for plain and compressed batches, and the
+// first record of a LogAppendTime batch (its records carry no own times).
+TEST_F(PartitionTest, OffsetForTimeIsRecordExactInsideABatch) {
+  options_.segment_bytes = 1 << 20;
+  auto p = open();
+  append(*p, {"early"}, 500);
+  std::vector<RecordSpec> specs;
+  for (int i = 0; i < 4; ++i)
+    specs.push_back({std::nullopt, "r" + std::to_string(i), {}, 1000 + 1000 * i});
+  auto four = build_batch(specs);
+  ASSERT_TRUE(p->append(four, Clock::now()).ok());  // offsets 1-4
+  EXPECT_EQ(p->offset_for_time(400), 0);
+  EXPECT_EQ(p->offset_for_time(1000), 1);
+  EXPECT_EQ(p->offset_for_time(2500), 3);
+  EXPECT_EQ(p->offset_for_time(4000), 4);
+  EXPECT_FALSE(p->offset_for_time(4001).has_value());
+
+  // A gzip batch: offsets 5-8 at 5000, 6000, 7000, 8000.
+  specs.clear();
+  for (int i = 0; i < 4; ++i)
+    specs.push_back({std::nullopt, "z" + std::to_string(i), {}, 5000 + 1000 * i});
+  auto plain = build_batch(specs);
+  auto compressed =
+      compress(Codec::gzip, std::span<const std::byte>(plain).subspan(kBatchHeaderBytes));
+  ASSERT_TRUE(compressed.ok());
+  std::vector<std::byte> batch(plain.begin(), plain.begin() + kBatchHeaderBytes);
+  batch.insert(batch.end(), compressed.value().begin(), compressed.value().end());
+  auto put32 = [&batch](std::size_t at, std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) batch[at + i] = static_cast<std::byte>(v >> (24 - 8 * i));
+  };
+  batch[22] = static_cast<std::byte>(static_cast<int>(batch[22]) | 1);  // attributes: gzip
+  put32(8, static_cast<std::uint32_t>(batch.size() - 12));
+  put32(17, crc32c(std::span<const std::byte>(batch).subspan(21)));
+  ASSERT_TRUE(p->append(batch, Clock::now()).ok());
+  EXPECT_EQ(p->offset_for_time(6500), 7);
+
+  // LogAppendTime: the batch's first record.
+  specs.clear();
+  for (int i = 0; i < 3; ++i) specs.push_back({std::nullopt, "l", {}, 1});
+  auto stamped = build_batch(specs);
+  set_log_append_time(stamped, 9000);
+  ASSERT_TRUE(p->append(stamped, Clock::now()).ok());  // offsets 9-11
+  EXPECT_EQ(p->offset_for_time(8500), 9);
 }
 
 TEST_F(PartitionTest, RollsByAge) {
