@@ -124,10 +124,13 @@ class SseClient:
     """A Server-Sent Events subscriber over a plain socket. Connected (and its
     subscription in effect on the node) when the constructor returns."""
 
-    def __init__(self, node, *filters, timeout=30.0, **params):
+    def __init__(self, node, *filters, timeout=30.0, headers=None, path=None, **params):
+        """`path`: a whole subscribe path instead of one built from `filters`
+        and `params`; `headers`: extra request headers (Last-Event-ID)."""
         self.sock = socket.create_connection((node.host, node.port), timeout=timeout)
-        request = (f"GET {subscribe_path(*filters, **params)} HTTP/1.1\r\n"
-                   f"Host: {node.host}\r\nAccept: text/event-stream\r\n\r\n")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+        request = (f"GET {path or subscribe_path(*filters, **params)} HTTP/1.1\r\n"
+                   f"Host: {node.host}\r\nAccept: text/event-stream\r\n{extra}\r\n")
         self.sock.sendall(request.encode())
         self.file = self.sock.makefile("rb")
         status_line = self.file.readline().decode()
@@ -215,3 +218,33 @@ def make_node(tmp_path):
         n.stop()
     for n in nodes:
         n.assert_no_sanitizer_report()
+
+
+def read_to_end(node, topic, partitions, starts=None, timeout=120):
+    """Every record of `topic` from `starts` ({partition: offset}; default 0)
+    to the end of every partition, with confluent-kafka and no group:
+    {(partition, offset): {"partition", "offset", "key", "value", "headers"}}.
+    A record read twice, or a partition not read to its end, fails."""
+    from confluent_kafka import Consumer, TopicPartition
+    consumer = Consumer({"bootstrap.servers": node.kafka, "group.id": "unused",
+                         "enable.auto.commit": False, "enable.partition.eof": True})
+    consumer.assign([TopicPartition(topic, p, (starts or {}).get(p, 0))
+                     for p in range(partitions)])
+    records, at_end = {}, set()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(at_end) < partitions and time.monotonic() < deadline:
+            for msg in consumer.consume(10000, 0.5):
+                if msg.error():
+                    if msg.error().code() == -191:  # _PARTITION_EOF
+                        at_end.add(msg.partition())
+                    continue
+                where = (msg.partition(), msg.offset())
+                assert where not in records, f"record {where} read twice"
+                records[where] = {"partition": msg.partition(), "offset": msg.offset(),
+                                  "key": msg.key(), "value": msg.value(),
+                                  "headers": [(k, v) for k, v in (msg.headers() or [])]}
+    finally:
+        consumer.close()
+    assert len(at_end) == partitions, f"{topic} was not read to its end"
+    return records

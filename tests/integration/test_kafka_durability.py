@@ -7,8 +7,10 @@ import signal
 import threading
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from conftest import read_to_end
 
 ROUNDS = 50
 PER_ROUND = 20_000  # records a round produces at most
@@ -16,22 +18,7 @@ PER_ROUND = 20_000  # records a round produces at most
 
 def read_everything(node, topic, partitions, starts=None):
     """{(partition, offset): value} from `starts` (offsets; default 0) to the end."""
-    consumer = Consumer({"bootstrap.servers": node.kafka, "group.id": "unused",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    consumer.assign([TopicPartition(topic, p, (starts or {}).get(p, 0))
-                     for p in range(partitions)])
-    records, at_end = {}, set()
-    deadline = time.monotonic() + 120
-    while len(at_end) < partitions and time.monotonic() < deadline:
-        for msg in consumer.consume(10000, 0.5):
-            if msg.error():
-                if msg.error().code() == -191:  # _PARTITION_EOF
-                    at_end.add(msg.partition())
-                continue
-            records[(msg.partition(), msg.offset())] = msg.value()
-    consumer.close()
-    assert len(at_end) == partitions, "the log was not read to its end"
-    return records
+    return {k: r["value"] for k, r in read_to_end(node, topic, partitions, starts).items()}
 
 
 def test_acknowledged_records_survive_kill_9(make_node):

@@ -83,24 +83,8 @@ class Sse(SseClient):
     """SseClient for a replay, with request headers (Last-Event-ID)."""
 
     def __init__(self, node, stream, filters=(), headers=None, timeout=READ_TIMEOUT, **params):
-        self.sock = socket.create_connection((node.host, node.port), timeout=timeout)
-        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
-        request = (f"GET {subscribe_query(stream, filters, **params)} HTTP/1.1\r\n"
-                   f"Host: {node.host}\r\nAccept: text/event-stream\r\n{extra}\r\n")
-        self.sock.sendall(request.encode())
-        self.file = self.sock.makefile("rb")
-        status_line = self.file.readline().decode()
-        self.status = int(status_line.split()[1])
-        self.headers = {}
-        while True:
-            line = self.file.readline().decode().rstrip("\r\n")
-            if not line:
-                break
-            key, value = line.split(":", 1)
-            self.headers[key.strip().lower()] = value.strip()
-        if self.status == 200:
-            assert self.file.readline() == b": subscribed\n"
-            assert self.file.readline() == b"\n"
+        super().__init__(node, timeout=timeout, headers=headers,
+                         path=subscribe_query(stream, filters, **params))
 
 
 def ws_ended(ws):

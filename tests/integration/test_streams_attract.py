@@ -19,10 +19,10 @@ import time
 import urllib.parse
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from conftest import SseClient, wait_for, ws_subscribe
+from conftest import SseClient, read_to_end, wait_for, ws_subscribe
 
 KCAT = "kcat"
 KAFKAJS_SCRIPT = pathlib.Path(__file__).resolve().parent / "kafkajs_client.js"
@@ -102,28 +102,9 @@ def kcat_read_all(node, stream):
 
 
 def read_stream(node, stream, partitions, timeout=60):
-    """Every record of the stream (confluent-kafka, no group), read to the
-    end of every partition: list of dicts in (partition, offset) order."""
-    consumer = Consumer({"bootstrap.servers": node.kafka, "group.id": "unused",
-                         "enable.auto.commit": False, "enable.partition.eof": True})
-    consumer.assign([TopicPartition(stream, p, 0) for p in range(partitions)])
-    records, at_end = {}, set()
-    deadline = time.monotonic() + timeout
-    try:
-        while len(at_end) < partitions and time.monotonic() < deadline:
-            for msg in consumer.consume(10000, 0.5):
-                if msg.error():
-                    if msg.error().code() == -191:  # _PARTITION_EOF
-                        at_end.add(msg.partition())
-                    continue
-                where = (msg.partition(), msg.offset())
-                assert where not in records, f"record {where} read twice"
-                records[where] = {"partition": msg.partition(), "offset": msg.offset(),
-                                  "key": msg.key(), "value": msg.value(),
-                                  "headers": [(k, v) for k, v in (msg.headers() or [])]}
-    finally:
-        consumer.close()
-    assert len(at_end) == partitions, f"{stream} was not read to its end"
+    """Every record of the stream read to the end of every partition: list
+    of dicts in (partition, offset) order."""
+    records = read_to_end(node, stream, partitions, timeout=timeout)
     return [records[k] for k in sorted(records)]
 
 
