@@ -97,7 +97,7 @@ asio::awaitable<void> replay_stream(HttpContext& context,
   const auto config = streams.find(request.stream);
   auto partitions = streams.partitions(request.stream);
   if (!config || partitions.empty() || next.empty()) {
-    subscriber->finish();
+    subscriber->finish("stream deleted");
     co_return;
   }
   // Partitions added since the start positions were taken begin at their start.
@@ -132,7 +132,7 @@ asio::awaitable<void> replay_stream(HttpContext& context,
           continue;
         }
         spdlog::warn("replay of {} partition {}: {}", request.stream, p, read.error->message);
-        subscriber->finish();
+        subscriber->finish("stream unreadable");
         co_return;
       }
       if (!read.range) continue;
@@ -144,7 +144,7 @@ asio::awaitable<void> replay_stream(HttpContext& context,
                                                 64 * config->max_message_bytes, events, &why)) {
         spdlog::warn("replay of {} partition {}: cannot read at offset {}: {}", request.stream, p,
                      next[p], bytes ? why : "short read");
-        subscriber->finish();
+        subscriber->finish("stream unreadable");
         co_return;
       }
       // Past the slice, even when its records were all control or filtered out.
@@ -189,7 +189,7 @@ asio::awaitable<void> replay_stream(HttpContext& context,
     // Partitions added meanwhile are followed from their start.
     auto now = streams.partitions(request.stream);
     if (now.empty()) {
-      subscriber->finish();  // the stream was deleted
+      subscriber->finish("stream deleted");
       co_return;
     }
     for (std::size_t p = partitions.size(); p < now.size(); ++p)

@@ -26,8 +26,9 @@ asio::awaitable<bool> StreamSubscriber::next_batch(std::deque<core::EventPtr>& o
   co_return true;
 }
 
-void StreamSubscriber::finish() {
+void StreamSubscriber::finish(std::string reason) {
   finishing_ = true;
+  finish_reason_ = std::move(reason);
   timer_.cancel();
 }
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <string>
 
 #include "core/destination.hpp"
 
@@ -35,9 +36,11 @@ class StreamSubscriber final : public core::Destination {
   // The connection's executor, where the subscriber lives.
   boost::asio::any_io_executor executor() { return timer_.get_executor(); }
 
-  // Node shutdown: let the writer send what is queued, then report the end.
-  void finish();
+  // Node shutdown, or the end of a replayed stream: let the writer send what
+  // is queued, then report the end, saying why (a WebSocket close reason).
+  void finish(std::string reason = "node shutting down");
   bool finishing() const { return finishing_; }
+  const std::string& finish_reason() const { return finish_reason_; }
 
   // What to do to the connection when the subscriber closes. Reset it (pass
   // nullptr) before the connection goes away.
@@ -56,6 +59,7 @@ class StreamSubscriber final : public core::Destination {
   boost::asio::steady_timer grace_;
   std::function<void()> abort_;
   bool finishing_ = false;
+  std::string finish_reason_;
 };
 
 }  // namespace skein::http

@@ -71,7 +71,7 @@ asio::awaitable<void> write_events(WebSocket& ws, StreamSubscriber& subscriber) 
     co_await send_close_and_end(ws, websocket::close_code::policy_error,
                                 "slow subscriber: queue full");
   } else if (subscriber.finishing() && !subscriber.closed()) {
-    co_await send_close_and_end(ws, websocket::close_code::going_away, "node shutting down");
+    co_await send_close_and_end(ws, websocket::close_code::going_away, subscriber.finish_reason());
   }
 }
 

@@ -531,7 +531,9 @@ def test_deleting_the_stream_ends_the_replay_and_the_node_keeps_serving(node):
         status, body, _ = node.request("DELETE", "/v1/streams/doomed")
         assert status in (200, 204), body
         assert sse.next_event() is None  # the response ended
-        assert ws_ended(ws)
+        opcode, data = ws.recv_data(control_frame=True)
+        assert opcode == 8, (opcode, data)  # a close frame, saying why
+        assert data[2:] == b"stream deleted", data
     finally:
         sse.close()
         ws.close()
