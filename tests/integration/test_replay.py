@@ -87,18 +87,6 @@ class Sse(SseClient):
                          path=subscribe_query(stream, filters, **params))
 
 
-def ws_ended(ws):
-    """True once the WebSocket closes (a close frame reads as ""); a data
-    frame instead fails."""
-    import websocket
-    try:
-        frame = ws.recv()
-    except websocket.WebSocketConnectionClosedException:
-        return True
-    assert frame == "", f"a frame instead of the end: {frame!r}"
-    return True
-
-
 def rfc3339_ms(ms):
     """Unix milliseconds as an RFC 3339 date-time in UTC with milliseconds."""
     dt = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
