@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "runtime/stream_attraction.hpp"
+
 namespace skein::http {
 
 namespace {
@@ -49,6 +51,22 @@ std::string render_metrics(HttpContext& context) {
   per_shard_counter(out, context, "skein_slow_subscribers_disconnected_total",
                     "Subscribers closed because their queue was full (disconnect policy).",
                     &core::RouterCounters::overflowed);
+
+  if (context.attraction != nullptr) {
+    const auto streams = context.attraction->destinations();
+    family(out, "skein_stream_attracted_events_total", "counter",
+           "Events a stream attracted and appended.");
+    for (const auto& d : streams) {
+      sample(out, "skein_stream_attracted_events_total", fmt::format("stream=\"{}\"", d->stream()),
+             d->appended());
+    }
+    family(out, "skein_stream_attract_failures_total", "counter",
+           "Events a stream attracted but could not append (their receipts failed).");
+    for (const auto& d : streams) {
+      sample(out, "skein_stream_attract_failures_total", fmt::format("stream=\"{}\"", d->stream()),
+             d->failed());
+    }
+  }
 
   family(out, "skein_subscriptions", "gauge", "Filter subscriptions in effect on this node.");
   sample(out, "skein_subscriptions", "", context.subscriptions.count());

@@ -253,6 +253,15 @@ void StreamAttraction::stop() {
   }
 }
 
+std::vector<std::shared_ptr<StreamDestination>> StreamAttraction::destinations() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<StreamDestination>> out;
+  for (const auto& [name, entry] : entries_) {
+    if (entry.destination) out.push_back(entry.destination);
+  }
+  return out;
+}
+
 std::size_t StreamAttraction::filter_count(const std::string& stream) const {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(stream);

@@ -83,6 +83,8 @@ class StreamAttraction {
   // Shuts every destination (after the faces stopped).
   void stop();
 
+  // Every stream that attracts events, with its destination (any thread).
+  std::vector<std::shared_ptr<StreamDestination>> destinations() const;
   // How many attract filters the stream has in the router (any thread).
   std::size_t filter_count(const std::string& stream) const;
   // The destination of a stream, null when it attracts nothing.

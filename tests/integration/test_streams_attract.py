@@ -810,3 +810,15 @@ def test_records_produced_to_one_stream_are_all_attracted_by_another_with_defaul
     stored = sum(end_offsets(node, "collector"))
     assert stored == count, (f"{count - stored} of {count} produced records were not attracted; "
                              f"the node logged: {stored_warnings(node)}")
+
+
+def test_metrics_count_each_streams_attracted_events(node):
+    create_stream(node, name="counted", attract=["counted/>"])
+    create_stream(node, name="idle", attract=["idle/>"])
+    for i in range(3):
+        status, body = persist(node, f"counted/{i}", b"x")
+        assert status == 201, body
+    metrics = node.metrics()
+    assert metrics['skein_stream_attracted_events_total{stream="counted"}'] == 3
+    assert metrics['skein_stream_attracted_events_total{stream="idle"}'] == 0
+    assert metrics['skein_stream_attract_failures_total{stream="counted"}'] == 0
