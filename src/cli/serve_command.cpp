@@ -37,8 +37,12 @@ void print_where_to_connect(const Node& node) {
       "skein is serving HTTP on %s\n"
       "  subscribe: curl -N '%s/v1/subscribe?filter=demo/>'\n"
       "  publish:   curl -d 'hello' %s/v1/topics/demo/hello\n"
+      "  a stream:  skein stream create demo --attract 'demo/>'   (then replay it:\n"
+      "             curl -N '%s/v1/subscribe?stream=demo&from=earliest')\n"
       "  metrics:   curl %s/metrics\n",
-      http->c_str(), url.c_str(), url.c_str(), url.c_str());
+      http->c_str(), url.c_str(), url.c_str(), url.c_str(), url.c_str());
+  if (auto kafka = node.kafka_address())
+    std::printf("skein is serving Kafka on %s\n", kafka->c_str());
   std::fflush(stdout);
 }
 
