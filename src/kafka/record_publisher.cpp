@@ -12,7 +12,7 @@ namespace skein::kafka {
 
 namespace {
 
-constexpr std::string_view kTopicHeader = "skein-topic";
+using runtime::kTopicHeader;
 
 // Whether the batch may hold a skein-topic header: its bytes contain the
 // name (uncompressed), or it is compressed and cannot be told without work.

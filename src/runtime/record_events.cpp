@@ -8,8 +8,6 @@
 namespace skein::runtime {
 
 namespace {
-constexpr std::string_view kTopicHeader = "skein-topic";
-constexpr std::string_view kContentTypeHeader = "content-type";
 
 bool fail(std::string* error, std::string why) {
   if (error != nullptr) *error = std::move(why);

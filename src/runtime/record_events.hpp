@@ -10,12 +10,17 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/event.hpp"
 #include "core/topic_template.hpp"
 
 namespace skein::runtime {
+
+// The record headers that carry an event's topic and content type.
+inline constexpr std::string_view kTopicHeader = "skein-topic";
+inline constexpr std::string_view kContentTypeHeader = "content-type";
 
 struct RecordEvent {
   std::int64_t offset = 0;           // the record's offset in its partition

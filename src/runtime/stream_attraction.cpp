@@ -14,6 +14,7 @@
 #include <future>
 
 #include "core/kafka_partitioner.hpp"
+#include "runtime/record_events.hpp"
 #include "runtime/stream_routing.hpp"
 #include "storage/record_batch.hpp"
 
@@ -35,8 +36,9 @@ storage::RecordSpec record_of(const core::Event& event) {
   record.value = event.payload;
   record.timestamp = event.timestamp_ms;
   record.headers.reserve(event.headers.size() + 2);
-  record.headers.emplace_back("skein-topic", event.topic);
-  if (!event.content_type.empty()) record.headers.emplace_back("content-type", event.content_type);
+  record.headers.emplace_back(kTopicHeader, event.topic);
+  if (!event.content_type.empty())
+    record.headers.emplace_back(kContentTypeHeader, event.content_type);
   for (const auto& header : event.headers) record.headers.emplace_back(header.name, header.value);
   return record;
 }
@@ -48,9 +50,9 @@ std::size_t record_bytes(const core::Event& event) {
   // length, attributes, timestamp delta, offset delta, key and value lengths, header count
   std::size_t n = 6 * kMaxVarint + 1 + event.payload.size() + (event.key ? event.key->size() : 0);
   auto header = [&n](std::size_t name, std::size_t value) { n += 2 * kMaxVarint + name + value; };
-  header(std::string_view("skein-topic").size(), event.topic.size());
+  header(kTopicHeader.size(), event.topic.size());
   if (!event.content_type.empty()) {
-    header(std::string_view("content-type").size(), event.content_type.size());
+    header(kContentTypeHeader.size(), event.content_type.size());
   }
   for (const auto& h : event.headers) header(h.name.size(), h.value.size());
   return n;
