@@ -89,8 +89,15 @@ asio::awaitable<void> serve_websocket(HttpContext& context, unsigned shard,
                                       beast::tcp_stream stream, Request upgrade,
                                       SubscribeRequest subscribe,
                                       std::shared_ptr<StreamSubscriber>& active) {
+  // The HTTP connection's deadline (http.idle_timeout) must not follow the
+  // stream into the WebSocket, or every subscriber is cut when it passes;
+  // the WebSocket's own timeout takes over, pinging a quiet client (a
+  // subscriber sends nothing) rather than dropping it.
+  stream.expires_never();
   WebSocket ws(CorkedStream(std::move(stream)));
-  ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  timeouts.keep_alive_pings = true;
+  ws.set_option(timeouts);
   ws.set_option(websocket::stream_base::decorator(
       [](websocket::response_type& response) { response.set(bhttp::field::server, kServerName); }));
   ws.read_message_max(64 * 1024);

@@ -1,6 +1,7 @@
 """Publish over HTTP, subscribe over SSE and WebSocket, with wildcards."""
 import base64
 import json
+import time
 
 from conftest import SseClient, ws_subscribe
 
@@ -119,3 +120,21 @@ def test_filters_typed_raw_in_the_url_work_as_curl_sends_them(node):
     curl.kill()
     curl.wait()
     assert b"event: raw/new/us/1\n" in lines and b"data: typed\n" in lines
+
+
+def test_subscribers_outlive_the_http_idle_timeout(make_node):
+    """http.idle_timeout closes quiet keep-alive connections, not subscribers:
+    a WebSocket or SSE subscriber that sends nothing still gets events after
+    it has passed (the wait is the time under test, not a synchronisation)."""
+    node = make_node("--http-idle-timeout-s", "1")
+    ws = ws_subscribe(node, "quiet/>")
+    sse = SseClient(node, "quiet/>")
+    try:
+        time.sleep(2.5)
+        status, _, _ = node.publish("quiet/1", b"still here")
+        assert status == 202
+        assert json.loads(ws.recv())["payload"] == "still here"
+        assert sse.next_event()["data"] == "still here"
+    finally:
+        ws.close()
+        sse.close()
