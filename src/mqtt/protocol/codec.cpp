@@ -406,6 +406,15 @@ void encode(const Subscribe& packet, ProtocolVersion version, Bytes& out) {
 
 // ----------------------------------------------------------------- SUBACK
 
+// The reason codes that fill the rest of a SUBACK or UNSUBACK, a byte each.
+static void read_reason_codes(Reader& r, std::vector<std::uint8_t>& codes) {
+  while (r.ok() && r.remaining() > 0) {
+    std::uint8_t code = 0;
+    r.u8(code, "reason code");
+    codes.push_back(code);
+  }
+}
+
 std::optional<Error> decode(ByteView packet, ProtocolVersion version, Suback& out) {
   out = {};
   std::uint8_t flags = 0;
@@ -414,11 +423,7 @@ std::optional<Error> decode(ByteView packet, ProtocolVersion version, Suback& ou
   Reader r(body, version, PacketType::suback);
   packet_id(r, out.packet_id);
   if (is_v5(version)) wire::read_properties(r, PropertyContext::suback, out.properties);
-  while (r.ok() && r.remaining() > 0) {
-    std::uint8_t code = 0;
-    r.u8(code, "reason code");
-    out.reason_codes.push_back(code);
-  }
+  read_reason_codes(r, out.reason_codes);
   return finish(r);
 }
 
@@ -471,11 +476,7 @@ std::optional<Error> decode(ByteView packet, ProtocolVersion version, Unsuback& 
   packet_id(r, out.packet_id);
   if (is_v5(version)) {
     wire::read_properties(r, PropertyContext::unsuback, out.properties);
-    while (r.ok() && r.remaining() > 0) {
-      std::uint8_t code = 0;
-      r.u8(code, "reason code");
-      out.reason_codes.push_back(code);
-    }
+    read_reason_codes(r, out.reason_codes);
   }
   return finish(r);
 }
