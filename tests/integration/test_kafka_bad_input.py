@@ -145,18 +145,23 @@ def a_batch(values):
     return bytes(builder.build())
 
 
+def corrupt_then_good(node, corrupt, good):
+    """Sends a produce request that must be refused with CORRUPT_MESSAGE, then
+    on the same connection (which goes on) one whose records land at offset 0."""
+    with connect(node) as sock:
+        sock.sendall(corrupt)
+        error, _ = produce_error(sock)
+        assert error == 2  # CORRUPT_MESSAGE
+        sock.sendall(good)
+        error, base_offset = produce_error(sock)
+        assert (error, base_offset) == (0, 0)
+
+
 def test_a_corrupt_crc_is_refused_and_nothing_is_stored(node):
     good = a_batch([b"one", b"two"])
     corrupt = bytearray(good)
     corrupt[-1] ^= 0x01  # inside the records: covered by the CRC
-    with connect(node) as sock:
-        sock.sendall(produce_v3("crc", bytes(corrupt)))
-        error, _ = produce_error(sock)
-        assert error == 2  # CORRUPT_MESSAGE
-        # The same connection goes on: the good batch lands at offset 0.
-        sock.sendall(produce_v3("crc", good))
-        error, base_offset = produce_error(sock)
-        assert (error, base_offset) == (0, 0)
+    corrupt_then_good(node, produce_v3("crc", bytes(corrupt)), produce_v3("crc", good))
 
 
 def test_a_batch_over_max_message_bytes_is_refused(node):
@@ -203,11 +208,5 @@ def test_a_damaged_old_format_message_set_is_refused(node, damage):
         bad[16] = 7  # offset 8 + size 4 + crc 4: the first message's magic
     else:
         bad[8:12] = struct.pack(">i", 10_000)  # the first message claims more than there is
-    with connect(node) as sock:
-        sock.sendall(produce_v0("legacy", bytes(bad)))
-        error, _ = produce_error(sock)
-        assert error == 2  # CORRUPT_MESSAGE
-        sock.sendall(produce_v0("legacy", good))
-        error, base_offset = produce_error(sock)
-        assert (error, base_offset) == (0, 0)
+    corrupt_then_good(node, produce_v0("legacy", bytes(bad)), produce_v0("legacy", good))
     assert api_versions_works(node)
