@@ -74,6 +74,26 @@ Node::Node(NodeConfig config)
     kafka_ = std::make_unique<kafka::KafkaServer>(
         *kafka_context_, std::get<boost::asio::ip::tcp::endpoint>(endpoint));
   }
+  authorizer_ = core::Authorizer(config_.mqtt.allow_anonymous);
+  const bool mqtt_tcp = config_.mqtt_listen != "off";
+  const bool mqtt_ws = config_.mqtt_websocket && http_;
+  if (mqtt_tcp || mqtt_ws) {
+    std::optional<boost::asio::ip::tcp::endpoint> listen;
+    if (mqtt_tcp) {
+      auto endpoint = parse_listen_address(config_.mqtt_listen);
+      if (auto* error = std::get_if<std::string>(&endpoint)) throw std::runtime_error(*error);
+      listen = std::get<boost::asio::ip::tcp::endpoint>(endpoint);
+    }
+    mqtt_ =
+        std::make_unique<mqtt::MqttServer>(pool_, router_, subscriptions_, streams_, authorizer_,
+                                           config_.mqtt, config_.max_event_bytes, listen);
+    if (mqtt_ws) {
+      http_context_.mqtt_websocket = [server = mqtt_.get()](unsigned shard,
+                                                            runtime::ByteStreamPtr stream) {
+        server->adopt(shard, std::move(stream));
+      };
+    }
+  }
 }
 
 Node::~Node() {
@@ -83,6 +103,7 @@ Node::~Node() {
 void Node::start() {
   streams_.open();  // before the shards run: partitions recover here
   if (kafka_) offsets_.load();
+  if (mqtt_) mqtt_->load();
   pool_.start();
   streams_.start();
   attraction_.start();  // before any face: attracted events find their streams
@@ -90,6 +111,7 @@ void Node::start() {
   std::vector<runtime::Service*> services = {&loop_lag_};
   if (http_) services.push_back(http_.get());
   if (kafka_) services.push_back(kafka_.get());
+  if (mqtt_) services.push_back(mqtt_.get());
   for (runtime::Service* service : services) {
     service->start();
     started_.push_back(service);
@@ -120,10 +142,16 @@ std::optional<std::string> Node::kafka_address() const {
   return format_endpoint(kafka_->bound());
 }
 
+std::optional<std::string> Node::mqtt_address() const {
+  if (!mqtt_ || !mqtt_->bound()) return std::nullopt;
+  return format_endpoint(*mqtt_->bound());
+}
+
 std::string Node::bound_addresses_json() const {
   nlohmann::json faces = nlohmann::json::object();
   if (auto http = http_address()) faces["http"] = *http;
   if (auto kafka = kafka_address()) faces["kafka"] = *kafka;
+  if (auto mqtt = mqtt_address()) faces["mqtt"] = *mqtt;
   return faces.dump();
 }
 

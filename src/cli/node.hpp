@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli/node_config.hpp"
+#include "core/authorizer.hpp"
 #include "core/router.hpp"
 #include "http/http_context.hpp"
 #include "http/http_server.hpp"
@@ -18,6 +19,7 @@
 #include "kafka/kafka_server.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/record_publisher.hpp"
+#include "mqtt/mqtt_server.hpp"
 #include "runtime/data_directory.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/service.hpp"
@@ -45,6 +47,7 @@ class Node {
   // "0.0.0.0:8080" when the HTTP face is on.
   std::optional<std::string> http_address() const;
   std::optional<std::string> kafka_address() const;
+  std::optional<std::string> mqtt_address() const;
 
  private:
   NodeConfig config_;
@@ -64,6 +67,8 @@ class Node {
   std::unique_ptr<kafka::RecordPublisher> publisher_;
   std::unique_ptr<kafka::KafkaContext> kafka_context_;
   std::unique_ptr<kafka::KafkaServer> kafka_;
+  core::Authorizer authorizer_;
+  std::unique_ptr<mqtt::MqttServer> mqtt_;
   std::vector<runtime::Service*> started_;
   bool stopped_ = false;
 };

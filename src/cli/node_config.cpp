@@ -145,6 +145,65 @@ std::vector<Setting> make_settings() {
          if (!error) c.group_initial_rebalance_delay = std::chrono::milliseconds(ms);
          return error;
        }},
+      {"mqtt.listen", "SKEIN_MQTT", "--mqtt", "0.0.0.0:1883",
+       "MQTT listener, HOST:PORT (port 0 picks a free one); \"off\" turns it off.",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.mqtt_listen); }},
+      {"mqtt.websocket", "SKEIN_MQTT_WEBSOCKET", "--mqtt-websocket", "true",
+       "Serve MQTT over WebSocket at the HTTP face's /mqtt (subprotocol mqtt).",
+       [](NodeConfig& c, std::string_view v) { return parse_bool(v, c.mqtt_websocket); }},
+      {"mqtt.max_packet_bytes", "SKEIN_MQTT_MAX_PACKET_BYTES", "--mqtt-max-packet-bytes", "1114112",
+       "Largest MQTT packet a client may send (told to v5 clients as Maximum Packet Size).",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.max_packet_size, std::size_t{64}, std::size_t{268'435'460});
+       }},
+      {"mqtt.receive_maximum", "SKEIN_MQTT_RECEIVE_MAXIMUM", "--mqtt-receive-maximum", "1024",
+       "QoS 1 and 2 publishes a client may have unacknowledged (v5 Receive Maximum).",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.receive_maximum, std::uint16_t{1}, std::uint16_t{65535});
+       }},
+      {"mqtt.max_inflight", "SKEIN_MQTT_MAX_INFLIGHT", "--mqtt-max-inflight", "100",
+       "QoS 1 and 2 messages sent to a client before waiting for its acknowledgements (lowered "
+       "by a v5 client's Receive Maximum).",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.max_inflight, std::uint16_t{1}, std::uint16_t{65535});
+       }},
+      {"mqtt.max_queued_messages", "SKEIN_MQTT_MAX_QUEUED_MESSAGES", "--mqtt-max-queued-messages",
+       "1000",
+       "Messages a session holds beyond the in-flight window (offline, or a slow client); more "
+       "are dropped and counted.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.max_queued_messages, std::size_t{1}, std::size_t{10'000'000});
+       }},
+      {"mqtt.max_session_expiry_s", "SKEIN_MQTT_MAX_SESSION_EXPIRY_S",
+       "--mqtt-max-session-expiry-s", "4294967295",
+       "Longest session expiry granted, seconds (4294967295: never); 3.1.1 persistent sessions "
+       "get it.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.max_session_expiry, std::uint32_t{0},
+                          std::uint32_t{0xFFFFFFFF});
+       }},
+      {"mqtt.max_keep_alive_s", "SKEIN_MQTT_MAX_KEEP_ALIVE_S", "--mqtt-max-keep-alive-s", "0",
+       "When non-zero, the longest keep alive allowed (v5 clients are told the server keep "
+       "alive); 0 takes the client's.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.max_keep_alive, std::uint16_t{0}, std::uint16_t{65535});
+       }},
+      {"mqtt.connect_timeout_ms", "SKEIN_MQTT_CONNECT_TIMEOUT_MS", "--mqtt-connect-timeout-ms",
+       "10000", "Time from accepting a connection to its complete CONNECT.",
+       [](NodeConfig& c, std::string_view v) {
+         long ms = 0;
+         auto error = parse_int(v, ms, 10L, 600000L);
+         if (!error) c.mqtt.connect_timeout = std::chrono::milliseconds(ms);
+         return error;
+       }},
+      {"mqtt.topic_alias_maximum", "SKEIN_MQTT_TOPIC_ALIAS_MAXIMUM", "--mqtt-topic-alias-maximum",
+       "64", "Topic aliases a v5 client may set on its connection.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mqtt.topic_alias_maximum, std::uint16_t{0}, std::uint16_t{65535});
+       }},
+      {"mqtt.allow_anonymous", "SKEIN_MQTT_ALLOW_ANONYMOUS", "--mqtt-allow-anonymous", "true",
+       "Accept MQTT clients that give no user name.",
+       [](NodeConfig& c, std::string_view v) { return parse_bool(v, c.mqtt.allow_anonymous); }},
       {"streams.fsync", "SKEIN_STREAMS_FSYNC", "--streams-fsync", "interval",
        "fsync policy of streams created without one: always, interval or never.",
        [](NodeConfig& c, std::string_view v) -> Error {

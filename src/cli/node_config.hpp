@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/destination.hpp"
+#include "mqtt/mqtt_settings.hpp"
 
 namespace skein::cli {
 
@@ -41,6 +42,9 @@ struct NodeConfig {
   std::chrono::milliseconds group_initial_rebalance_delay{3000};
   std::string stream_fsync = "interval";  // for streams created without one
   std::chrono::milliseconds housekeeping_interval{300000};
+  std::string mqtt_listen = "0.0.0.0:1883";  // "off" turns the TCP listener off
+  bool mqtt_websocket = true;                 // MQTT over WebSocket at the HTTP face's /mqtt
+  mqtt::MqttSettings mqtt;
 };
 
 struct Setting {

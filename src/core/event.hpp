@@ -90,6 +90,17 @@ struct Event {
   std::string ingress_stream;
   // Set on events replayed from a stream: their place in it.
   std::optional<StreamPosition> position;
+  // What MQTT publishers say of a message, kept so that MQTT subscribers get
+  // it back (other faces ignore it). qos is the QoS it was published with;
+  // events of other faces count as 0 (direct) or 1 (persistent).
+  std::uint8_t qos = 0;
+  bool retain = false;
+  std::optional<bool> utf8_payload;             // v5 payload format indicator
+  std::optional<std::int64_t> expires_at_ms;    // v5 message expiry, epoch ms
+  std::optional<std::string> response_topic;    // request/response (v5)
+  std::optional<std::string> correlation_data;  // request/response (v5)
+  // The ingress connection's id on this node (0: none), for MQTT's no-local.
+  std::uint64_t publisher = 0;
   EncodingCache encodings;  // not part of the event's value
 };
 

@@ -312,6 +312,27 @@ std::optional<NameError> check_filter(std::string_view filter) {
   return check_skein_wildcards(cx);
 }
 
+bool filter_matches(std::string_view filter, std::string_view topic) {
+  if (is_reserved(topic) && !filter.empty() && (filter.front() == '*' || filter.front() == '>'))
+    return false;
+  while (true) {
+    const auto f_end = filter.find('/');
+    const auto t_end = topic.find('/');
+    const std::string_view f = filter.substr(0, f_end);
+    const std::string_view t = topic.substr(0, t_end);
+    if (f == ">") return true;  // one or more levels remain: `topic` is non-empty here
+    if (f.ends_with('*')) {
+      if (!t.starts_with(f.substr(0, f.size() - 1))) return false;
+    } else if (f != t) {
+      return false;
+    }
+    if (f_end == std::string_view::npos || t_end == std::string_view::npos)
+      return f_end == std::string_view::npos && t_end == std::string_view::npos;
+    filter.remove_prefix(f_end + 1);
+    topic.remove_prefix(t_end + 1);
+  }
+}
+
 std::vector<std::string_view> split_levels(std::string_view name) {
   std::vector<std::string_view> levels;
   std::size_t begin = 0;

@@ -72,6 +72,11 @@ inline bool is_reserved(std::string_view name) {
 // Splits a name (assumed valid) into its levels. The views point into `name`.
 std::vector<std::string_view> split_levels(std::string_view name);
 
+// Whether the valid filter matches the valid topic, by the same rules as the
+// subscription index (a wildcard first level never matches a '$' topic). For
+// a handful of filters, as an MQTT session holds; the index serves many.
+bool filter_matches(std::string_view filter, std::string_view topic);
+
 // Translates an MQTT topic filter into the equivalent Skein filters:
 //   "+" -> "*";  "a/#" -> {"a", "a/>"};  "#" -> {">"}.
 // Refuses what MQTT itself refuses ([MQTT-4.7.1-2], [MQTT-4.7.1-3]) and filters

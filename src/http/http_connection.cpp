@@ -19,6 +19,7 @@
 #include "http/request_target.hpp"
 #include "http/sse_endpoint.hpp"
 #include "http/streams_endpoint.hpp"
+#include "http/mqtt_websocket.hpp"
 #include "http/websocket_endpoint.hpp"
 #include "runtime/stream_service.hpp"
 
@@ -115,6 +116,13 @@ asio::awaitable<HttpConnection::Next> HttpConnection::serve_one() {
     co_await refuse_and_close(header, bhttp::status::bad_request,
                               json_error("bad_target", "the request target is not a valid path"));
     co_return Next::close;
+  }
+
+  if (target->path == "/mqtt" && header.method() == bhttp::verb::get &&
+      boost::beast::websocket::is_upgrade(header)) {
+    if (!co_await flush()) co_return Next::close;
+    co_await serve_mqtt_websocket(context_, shard_, std::move(stream_), parser.release());
+    co_return Next::handed_over;
   }
 
   if (target->path == "/v1/subscribe" && header.method() == bhttp::verb::get) {

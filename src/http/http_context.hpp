@@ -9,10 +9,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 
 #include "core/destination.hpp"
 #include "core/router.hpp"
 #include "http/http_settings.hpp"
+#include "runtime/byte_stream.hpp"
 #include "runtime/loop_lag_probe.hpp"
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"
@@ -48,6 +50,8 @@ struct HttpContext {
   // The node's streams and their attraction; null on a node without them.
   runtime::StreamService* streams = nullptr;
   runtime::StreamAttraction* attraction = nullptr;
+  // Takes an MQTT-over-WebSocket stream (the MQTT face); empty when off.
+  std::function<void(unsigned shard, runtime::ByteStreamPtr stream)> mqtt_websocket;
 };
 
 }  // namespace skein::http

@@ -1,12 +1,8 @@
 // Committed offsets in an internal compacted stream (offset_store.hpp).
 #include "kafka/offset_store.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <stdexcept>
-
-#include "storage/compression.hpp"
 
 namespace skein::kafka {
 
@@ -98,59 +94,20 @@ std::optional<CommittedOffset> OffsetStore::decode_value(std::string_view bytes)
 }
 
 void OffsetStore::load() {
-  if (!streams_.find(kStream)) {
-    storage::StreamConfig config;
-    config.name = kStream;
-    config.cleanup_delete = false;
-    config.cleanup_compact = true;
-    config.segment_bytes = 100 * 1024 * 1024;
-    if (auto created = streams_.create(config); !created)
-      throw std::runtime_error(std::string(kStream) + ": " + created.error().message);
-  }
-  runtime::PartitionRef partition = streams_.partition(kStream, 0);
-  storage::Partition& log = partition->log();  // the shards are not running yet
-  std::int64_t offset = log.log_start_offset();
-  std::vector<std::byte> bytes;
-  while (offset < log.log_end_offset()) {
-    auto range = log.read(offset, 1 << 20);
-    if (!range) throw std::runtime_error(std::string(kStream) + ": " + range.error().message);
-    if (!range.value()) break;
-    const storage::FileRange& r = *range.value();
-    bytes.resize(r.length);
-    if (::pread(r.fd(), bytes.data(), r.length, static_cast<off_t>(r.position)) !=
-        static_cast<ssize_t>(r.length))
-      throw std::runtime_error(std::string(kStream) + ": short read");
-    std::span<const std::byte> rest(bytes);
-    std::int64_t last = offset;
-    while (!rest.empty()) {
-      auto check = storage::check_batch(rest, rest.size(), false);
-      if (!check.header) throw std::runtime_error(std::string(kStream) + ": " + check.message);
-      auto records = storage::decode_records(rest.first(check.header->total_bytes()));
-      for (const auto& record : records.value_or(std::vector<storage::RecordView>{})) {
-        if (!record.key) continue;
-        auto key = decode_key(*record.key);
-        if (!key) continue;
-        auto value = record.value ? decode_value(*record.value) : std::nullopt;
-        if (value)
-          offsets_[*key] = std::move(*value);
-        else
-          offsets_.erase(*key);
-      }
-      last = check.header->last_offset();
-      rest = rest.subspan(check.header->total_bytes());
-    }
-    offset = last + 1;
-  }
+  log_.load([this](std::string_view key_bytes, std::optional<std::string_view> value_bytes) {
+    auto key = decode_key(key_bytes);
+    if (!key) return;
+    auto value = value_bytes ? decode_value(*value_bytes) : std::nullopt;
+    if (value)
+      offsets_[*key] = std::move(*value);
+    else
+      offsets_.erase(*key);
+  });
 }
 
 boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::append(
     std::vector<storage::RecordSpec> records) {
-  runtime::PartitionRef partition = streams_.partition(kStream, 0);
-  if (!partition)
-    co_return storage::Error{storage::Errc::not_found, "no stream __consumer_offsets"};
-  std::vector<std::byte> batch = storage::build_batch(records);
-  runtime::AppendResult result = co_await streams_.append(partition, std::move(batch), true);
-  co_return result.error;
+  return log_.append(std::move(records));
 }
 
 boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::commit(
@@ -186,12 +143,7 @@ boost::asio::awaitable<std::optional<storage::Error>> OffsetStore::forget(std::s
   }
   std::vector<storage::RecordSpec> tombstones;
   for (const Key& key : keys) {
-    storage::RecordSpec spec;
-    spec.key = as_string(encode_key(key));
-    spec.timestamp = std::chrono::duration_cast<std::chrono::milliseconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-    tombstones.push_back(std::move(spec));
+    tombstones.push_back(runtime::KeyedLog::record(as_string(encode_key(key)), std::nullopt));
   }
   if (tombstones.empty()) co_return std::nullopt;
   auto error = co_await append(std::move(tombstones));

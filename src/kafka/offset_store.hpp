@@ -23,7 +23,7 @@
 #include <tuple>
 #include <vector>
 
-#include "runtime/stream_service.hpp"
+#include "runtime/keyed_log.hpp"
 
 namespace skein::kafka {
 
@@ -38,7 +38,7 @@ class OffsetStore {
  public:
   static constexpr const char* kStream = "__consumer_offsets";
 
-  explicit OffsetStore(runtime::StreamService& streams) : streams_(streams) {}
+  explicit OffsetStore(runtime::StreamService& streams) : log_(streams, kStream) {}
 
   // Creates the stream when missing and loads every committed offset. Call
   // after StreamService::open and before the shards run. Throws
@@ -71,7 +71,7 @@ class OffsetStore {
   boost::asio::awaitable<std::optional<storage::Error>> append(
       std::vector<storage::RecordSpec> records);
 
-  runtime::StreamService& streams_;
+  runtime::KeyedLog log_;
   mutable std::mutex mutex_;
   std::map<Key, CommittedOffset> offsets_;  // guarded by mutex_
 };

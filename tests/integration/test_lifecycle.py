@@ -23,9 +23,10 @@ def run_skein(*args, input=None, env=None, timeout=20):
 
 def test_ready_file_names_the_http_address_that_answers(node):
     faces = json.loads(node.ready_file.read_text())
-    assert sorted(faces) == ["http", "kafka"]
+    assert sorted(faces) == ["http", "kafka", "mqtt"]
     assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["http"])
     assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["kafka"])
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["mqtt"])
     host, port = faces["http"].split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.request("GET", "/readyz")

@@ -303,15 +303,25 @@ std::optional<Error> decode(ByteView packet, ProtocolVersion version, Publish& o
 }
 
 void encode(const Publish& packet, ProtocolVersion version, Bytes& out) {
-  Bytes body;
-  wire::put_utf8(body, packet.topic);
-  if (packet.qos != QoS::at_most_once) wire::put_u16(body, packet.packet_id);
-  if (is_v5(version)) wire::write_properties(body, packet.properties);
-  body.insert(body.end(), packet.payload.begin(), packet.payload.end());
+  encode_publish(packet, packet.payload, version, out);
+}
+
+void encode_publish(const Publish& packet, ByteView payload, ProtocolVersion version, Bytes& out) {
+  Bytes properties;
+  if (is_v5(version)) wire::write_properties(properties, packet.properties);
+  const std::size_t length = 2 + packet.topic.size() + (packet.qos != QoS::at_most_once ? 2 : 0) +
+                             properties.size() + payload.size();
   const auto flags = static_cast<std::uint8_t>((packet.dup ? 0x08 : 0) |
                                                (static_cast<std::uint8_t>(packet.qos) << 1) |
                                                (packet.retain ? 0x01 : 0));
-  write_header(out, PacketType::publish, flags, body);
+  out.reserve(out.size() + 5 + length);
+  out.push_back(
+      static_cast<std::uint8_t>((static_cast<std::uint8_t>(PacketType::publish) << 4) | flags));
+  wire::put_vbi(out, static_cast<std::uint32_t>(length));
+  wire::put_utf8(out, packet.topic);
+  if (packet.qos != QoS::at_most_once) wire::put_u16(out, packet.packet_id);
+  out.insert(out.end(), properties.begin(), properties.end());
+  out.insert(out.end(), payload.begin(), payload.end());
 }
 
 // ------------------------------------------------ PUBACK, PUBREC, PUBREL, PUBCOMP

@@ -365,6 +365,9 @@ std::optional<Error> decode_packet(ByteView packet, ProtocolVersion version, Pac
 void encode(const Connect& packet, Bytes& out);
 void encode(const Connack& packet, ProtocolVersion version, Bytes& out);
 void encode(const Publish& packet, ProtocolVersion version, Bytes& out);
+// A PUBLISH whose payload lives elsewhere (an event's buffer, shared by every
+// subscriber): `packet.payload` is ignored, `payload` is sent.
+void encode_publish(const Publish& packet, ByteView payload, ProtocolVersion version, Bytes& out);
 void encode(const Puback& packet, ProtocolVersion version, Bytes& out);
 void encode(const Pubrec& packet, ProtocolVersion version, Bytes& out);
 void encode(const Pubrel& packet, ProtocolVersion version, Bytes& out);

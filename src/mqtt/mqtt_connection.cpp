@@ -1,0 +1,758 @@
+// The MQTT protocol flows of one connection (mqtt_connection.hpp).
+#include "mqtt/mqtt_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <random>
+
+#include "core/topic_names.hpp"
+#include "mqtt/message.hpp"
+#include "mqtt/retained_store.hpp"
+#include "mqtt/session.hpp"
+#include "mqtt/shared_groups.hpp"
+
+namespace skein::mqtt {
+
+namespace asio = boost::asio;
+
+namespace {
+
+bool is_v5(ProtocolVersion v) {
+  return v == ProtocolVersion::v5;
+}
+
+std::string assign_client_id() {
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "skein-";
+  std::uint64_t bits = random();
+  for (int i = 0; i < 16; ++i, bits >>= 4) id.push_back(kHex[bits & 0xf]);
+  return id;
+}
+
+// Writes one packet and closes: the answers given before a session exists.
+asio::awaitable<void> answer_and_close(runtime::ByteStream& stream, const Packet& packet,
+                                       ProtocolVersion version) {
+  Bytes bytes = encode_packet(packet, version);
+  try {
+    co_await stream.write(bytes);
+  } catch (const std::exception&) {
+  }
+  stream.close();
+}
+
+Connack refusal(ProtocolVersion version, std::uint8_t v5_reason, std::uint8_t v311_code) {
+  Connack c;
+  c.reason_code = is_v5(version) ? v5_reason : v311_code;
+  return c;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ handshake
+
+asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
+                                 runtime::ByteStreamPtr stream) {
+  count(context.counters.connections_total);
+  const std::string peer = stream->peer();
+  // The CONNECT must come within the connect timeout [MQTT-3.1.4 / 4.8? "reasonable time"].
+  asio::steady_timer deadline(co_await asio::this_coro::executor);
+  deadline.expires_after(context.settings.connect_timeout);
+  runtime::ByteStream* raw = stream.get();
+  bool timed_out = false;
+  deadline.async_wait([raw, &timed_out](boost::system::error_code ec) {
+    if (ec) return;
+    timed_out = true;
+    raw->close();
+  });
+  Bytes buffer;
+  Frame frame;
+  try {
+    while (true) {
+      frame = split_frame(buffer, context.settings.max_packet_size);
+      if (frame.status != FrameStatus::incomplete) break;
+      if (co_await stream->read_some(buffer, 0) == 0) break;
+    }
+  } catch (const std::exception&) {
+    frame.status = FrameStatus::incomplete;
+  }
+  deadline.cancel();
+  if (frame.status != FrameStatus::complete || timed_out) {
+    if (timed_out) spdlog::debug("mqtt: {} sent no CONNECT in time", peer);
+    stream->close();
+    co_return;
+  }
+  // The first packet must be CONNECT [MQTT-3.1.0-1].
+  if ((buffer[0] >> 4) != static_cast<std::uint8_t>(PacketType::connect)) {
+    spdlog::info("mqtt: {} closed: MQTT-3.1.0-1: the first packet must be CONNECT", peer);
+    count(context.counters.protocol_errors);
+    stream->close();
+    co_return;
+  }
+  Connect connect;
+  const ByteView packet(buffer.data(), frame.size);
+  if (auto error = decode(packet, connect)) {
+    count(context.counters.protocol_errors);
+    spdlog::info("mqtt: {} refused: {}", peer, error->message);
+    // The level byte follows the fixed header and the protocol name "MQTT".
+    const std::size_t level_at = frame.header_size + 6;
+    const bool v5 = packet.size() > level_at && packet[level_at] == 5;
+    const auto version = v5 ? ProtocolVersion::v5 : ProtocolVersion::v311;
+    if (error->kind == ErrorKind::unsupported_protocol) {
+      // 3.1.1 CONNACK 0x01 for an unknown level [MQTT-3.1.2-2]; v5 0x84.
+      co_await answer_and_close(*stream,
+                                refusal(version, reason::unsupported_protocol_version,
+                                        reason::v311_unacceptable_protocol_version),
+                                version);
+    } else if (v5) {
+      co_await answer_and_close(*stream, refusal(version, error->reason_code(), 0), version);
+    } else {
+      stream->close();  // 3.1.1: close without CONNACK [MQTT-3.1.4-1]
+    }
+    co_return;
+  }
+  const ProtocolVersion version = connect.version;
+  bool assigned = false;
+  if (connect.client_id.empty()) {
+    // 3.1.1 assigns an id only to a clean session [MQTT-3.1.3-7, -8].
+    if (!is_v5(version) && !connect.clean_start) {
+      co_await answer_and_close(*stream, refusal(version, 0, reason::v311_identifier_rejected),
+                                version);
+      co_return;
+    }
+    connect.client_id = assign_client_id();
+    assigned = true;
+  }
+  if (is_v5(version) && connect.properties.authentication_method) {
+    co_await answer_and_close(*stream, refusal(version, 0x8C, 0), version);  // bad auth method
+    co_return;
+  }
+  core::AuthFailure failure{};
+  std::optional<std::string> password;
+  if (connect.password) password.emplace(connect.password->begin(), connect.password->end());
+  if (!context.authorizer.authenticate(connect.username, password, failure)) {
+    const bool bad = failure == core::AuthFailure::bad_credentials;
+    co_await answer_and_close(
+        *stream,
+        refusal(version, bad ? reason::bad_user_name_or_password : reason::not_authorized,
+                bad ? reason::v311_bad_user_name_or_password : reason::v311_not_authorized),
+        version);
+    co_return;
+  }
+  if (connect.will) {
+    const bool bad_topic = check_mqtt_topic_name(connect.will->topic).has_value() ||
+                           core::check_topic(connect.will->topic).has_value();
+    if (bad_topic) {
+      spdlog::info("mqtt: {} refused: will topic {} is not a valid topic", peer,
+                   connect.will->topic);
+      if (is_v5(version))
+        co_await answer_and_close(*stream, refusal(version, reason::topic_name_invalid, 0),
+                                  version);
+      else
+        stream->close();
+      co_return;
+    }
+  }
+  Bytes unread(buffer.begin() + static_cast<std::ptrdiff_t>(frame.size), buffer.end());
+  const unsigned home = context.shard_of(connect.client_id);
+  auto run = [](MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
+                Connect connect, Bytes unread, bool assigned) -> asio::awaitable<void> {
+    auto connection = std::make_shared<MqttConnection>(
+        context, shard, std::move(stream), std::move(connect), std::move(unread), assigned);
+    co_await connection->run();
+  };
+  if (home == shard) {
+    co_await run(context, shard, std::move(stream), std::move(connect), std::move(unread),
+                 assigned);
+    co_return;
+  }
+  // Every connection of a client id is served on its session's shard.
+  if (auto moved = stream->rehome(context.pool.executor(home))) stream = std::move(moved);
+  asio::co_spawn(
+      context.pool.executor(home),
+      run(context, home, std::move(stream), std::move(connect), std::move(unread), assigned),
+      asio::detached);
+}
+
+// ----------------------------------------------------------------- connection
+
+MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
+                               Connect connect, Bytes unread, bool assigned_id)
+    : context_(context),
+      shard_(shard),
+      stream_(std::move(stream)),
+      peer_(stream_->peer()),
+      connect_(std::move(connect)),
+      version_(connect_.version),
+      assigned_id_(assigned_id),
+      in_(std::move(unread)) {
+  count(context_.counters.connections_open);
+  context_.connections[shard_].insert(this);
+}
+
+MqttConnection::~MqttConnection() {
+  context_.connections[shard_].erase(this);
+  context_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
+}
+
+asio::awaitable<bool> MqttConnection::start_session() {
+  auto& registry = context_.sessions[shard_];
+  const std::string& id = connect_.client_id;
+  if (auto it = registry.find(id); it != registry.end() && it->second->connection())
+    it->second->connection()->take_over();  // may end the old session
+  std::shared_ptr<Session> session;
+  bool present = false;
+  if (auto it = registry.find(id); it != registry.end()) {
+    if (connect_.clean_start)
+      it->second->end();  // clean start discards it [MQTT-3.1.2-4 (v5: -4)]
+    else {
+      session = it->second;
+      present = true;
+    }
+  }
+  if (!session) {
+    session = std::make_shared<Session>(context_, shard_, id);
+    registry[id] = session;
+  }
+  std::uint32_t expiry = 0;
+  const std::uint32_t asked = connect_.properties.session_expiry_interval.value_or(0);
+  if (is_v5(version_))
+    expiry = std::min(asked, context_.settings.max_session_expiry);
+  else if (!connect_.clean_start)
+    expiry = context_.settings.max_session_expiry;
+  client_max_packet = connect_.properties.maximum_packet_size.value_or(0);
+  keep_alive_ = connect_.keep_alive;
+  const std::uint16_t max_keep_alive = context_.settings.max_keep_alive;
+  bool keep_alive_changed = false;
+  if (max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > max_keep_alive)) {
+    keep_alive_ = max_keep_alive;
+    keep_alive_changed = true;
+  }
+
+  Connack connack;
+  connack.session_present = present;
+  if (is_v5(version_)) {
+    Properties& p = connack.properties;
+    if (assigned_id_) p.assigned_client_identifier = id;
+    if (expiry != asked) p.session_expiry_interval = expiry;
+    p.receive_maximum = context_.settings.receive_maximum;
+    p.maximum_packet_size = static_cast<std::uint32_t>(context_.settings.max_packet_size);
+    p.topic_alias_maximum = context_.settings.topic_alias_maximum;
+    if (keep_alive_changed) p.server_keep_alive = keep_alive_;
+  }
+  send(connack);
+  session_ = session;
+  attached_ = true;
+  session->attach(this, version_, expiry, connect_.properties.receive_maximum.value_or(65535));
+  co_return true;
+}
+
+asio::awaitable<void> MqttConnection::run() {
+  co_await start_session();
+  last_packet_ = std::chrono::steady_clock::now();
+  arm_keep_alive();
+  try {
+    while (!closed_) {
+      // Whole packets first: bytes may have come with the CONNECT.
+      std::size_t used = 0;
+      bool keep_going = true;
+      while (keep_going && !closed_) {
+        const Frame frame =
+            split_frame(ByteView(in_).subspan(used), context_.settings.max_packet_size);
+        if (frame.status == FrameStatus::incomplete) break;
+        if (frame.status == FrameStatus::malformed) {
+          keep_going = fail(reason::malformed_packet, "MQTT-1.5.5-1: bad remaining length");
+          break;
+        }
+        if (frame.status == FrameStatus::too_large) {
+          keep_going =
+              fail(reason::packet_too_large,
+                   "a packet of " + std::to_string(frame.header_size + frame.remaining_length) +
+                       " bytes is over mqtt.max_packet_size");
+          break;
+        }
+        last_packet_ = std::chrono::steady_clock::now();
+        const ByteView packet = ByteView(in_).subspan(used, frame.size);
+        // A handler may wait; `in_` stays put meanwhile (only this loop changes it).
+        keep_going = co_await handle(packet);
+        used += frame.size;
+      }
+      if (!keep_going || closed_) break;
+      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
+      if (in_.empty()) Bytes().swap(in_);  // idle connections keep no buffer
+      if (co_await stream_->read_some(in_, 0) == 0) break;
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("mqtt: {} ({}): {}", peer_, connect_.client_id, e.what());
+  }
+  if (attached_ && session_) {
+    attached_ = false;
+    std::optional<core::Event> will;
+    if (send_will_ && !context_.draining.load()) will = will_event();
+    const std::uint32_t delay =
+        connect_.will ? connect_.will->properties.will_delay_interval.value_or(0) : 0;
+    session_->detach(std::move(will), delay);
+  }
+  keep_alive_timer_.reset();
+  if (!writer_running_) {
+    close();
+    co_return;
+  }
+  // Let a final DISCONNECT go out, but not wait on a client that reads nothing.
+  close_after_write_ = true;
+  auto grace = std::make_shared<asio::steady_timer>(context_.pool.executor(shard_));
+  grace->expires_after(std::chrono::seconds(2));
+  grace->async_wait([weak = weak_from_this(), grace](boost::system::error_code) {
+    if (auto self = weak.lock()) self->close();
+  });
+}
+
+std::optional<core::Event> MqttConnection::will_event() {
+  if (!connect_.will) return std::nullopt;
+  Will& w = *connect_.will;
+  Publish p;
+  p.topic = w.topic;
+  p.payload = w.payload;
+  p.qos = w.qos;
+  p.retain = w.retain;
+  p.properties = w.properties;
+  p.properties.will_delay_interval.reset();
+  core::Event event = event_from_publish(std::move(p), now_ms());
+  event.publisher = session_ ? session_->id() : 0;
+  return event;
+}
+
+void MqttConnection::request_stop() {
+  send_will_ = false;
+  if (is_v5(version_)) {
+    Disconnect d;
+    d.reason_code = 0x8B;  // server shutting down
+    send(d);
+  }
+  close_after_write_ = true;
+  if (!writer_running_) close();
+}
+
+void MqttConnection::take_over() {
+  if (is_v5(version_)) {
+    Disconnect d;
+    d.reason_code = reason::session_taken_over;
+    send(d);
+  }
+  close_after_write_ = true;
+  if (attached_ && session_) {
+    attached_ = false;
+    const std::uint32_t delay =
+        connect_.will ? connect_.will->properties.will_delay_interval.value_or(0) : 0;
+    session_->detach(will_event(), delay);
+  }
+  if (!writer_running_) close();
+}
+
+// -------------------------------------------------------------------- packets
+
+asio::awaitable<bool> MqttConnection::handle(ByteView bytes) {
+  Packet packet;
+  if (auto error = decode_packet(bytes, version_, packet)) {
+    co_return fail(error->reason_code(), error->message);
+  }
+  switch (packet_type(packet)) {
+    case PacketType::publish:
+      co_return co_await on_publish(std::move(std::get<Publish>(packet)));
+    case PacketType::puback:
+      if (session_) session_->on_puback(std::get<Puback>(packet).packet_id);
+      co_return true;
+    case PacketType::pubrec: {
+      const auto& p = std::get<Pubrec>(packet);
+      if (session_) session_->on_pubrec(p.packet_id, p.reason_code);
+      co_return true;
+    }
+    case PacketType::pubcomp:
+      if (session_) session_->on_pubcomp(std::get<Pubcomp>(packet).packet_id);
+      co_return true;
+    case PacketType::pubrel: {
+      const auto id = std::get<Pubrel>(packet).packet_id;
+      // The PUBCOMP waits behind any acknowledgement still owed, to keep order.
+      const bool known = session_ && session_->release(id);
+      if (acks_.empty()) {
+        Pubcomp c;
+        c.packet_id = id;
+        c.reason_code = known ? 0 : reason::packet_identifier_not_found;
+        send(c);
+      } else {
+        acks_.push_back(
+            PendingAck{next_ack_++,
+                       PacketType::pubcomp,
+                       id,
+                       0,
+                       static_cast<std::uint8_t>(known ? 0 : reason::packet_identifier_not_found),
+                       {}});
+      }
+      co_return true;
+    }
+    case PacketType::subscribe:
+      co_return co_await on_subscribe(std::move(std::get<Subscribe>(packet)));
+    case PacketType::unsubscribe:
+      co_return co_await on_unsubscribe(std::move(std::get<Unsubscribe>(packet)));
+    case PacketType::pingreq:
+      send(Pingresp{});
+      co_return true;
+    case PacketType::disconnect:
+      co_return on_disconnect(std::get<Disconnect>(packet));
+    case PacketType::connect:
+      co_return fail(reason::protocol_error, "MQTT-3.1.0-2: a second CONNECT");
+    case PacketType::auth:
+      co_return fail(reason::protocol_error, "AUTH without an authentication method in CONNECT");
+    default:
+      co_return fail(reason::protocol_error,
+                     std::string("a client may not send ") +
+                         std::string(packet_type_name(packet_type(packet))));
+  }
+}
+
+asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
+  count(context_.counters.received);
+  const QoS qos = publish.qos;
+  const std::uint16_t id = publish.packet_id;
+  if (is_v5(version_)) {
+    if (auto alias = publish.properties.topic_alias) {
+      if (*alias == 0 || *alias > context_.settings.topic_alias_maximum)
+        co_return fail(reason::topic_alias_invalid,
+                       "MQTT-3.3.2-9: topic alias " + std::to_string(*alias) + " is out of range");
+      if (aliases_.size() <= *alias) aliases_.resize(*alias + 1u);
+      if (publish.topic.empty()) {
+        if (aliases_[*alias].empty())
+          co_return fail(reason::protocol_error,
+                         "topic alias " + std::to_string(*alias) + " was never set");
+        publish.topic = aliases_[*alias];
+      } else {
+        aliases_[*alias] = publish.topic;
+      }
+      publish.properties.topic_alias.reset();
+    } else if (publish.topic.empty()) {
+      co_return fail(reason::protocol_error, "MQTT-3.3.4-? a PUBLISH without topic or alias");
+    }
+  }
+  // Acknowledgements owed beyond our Receive Maximum [MQTT-3.3.4-7].
+  if (is_v5(version_) && qos != QoS::at_most_once &&
+      incoming_qos1_ + (session_ ? session_->incoming_pending() : 0) >=
+          context_.settings.receive_maximum &&
+      !(qos == QoS::exactly_once && session_ && session_->awaiting_pubrel(id)))
+    co_return fail(reason::receive_maximum_exceeded,
+                   "more unacknowledged publishes than 'receive maximum'");
+
+  std::optional<std::string> bad_topic = check_mqtt_topic_name(publish.topic);
+  if (!bad_topic)
+    if (auto e = core::check_topic(publish.topic)) bad_topic = e->message;
+  if (bad_topic) {
+    spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer_, connect_.client_id, *bad_topic);
+    if (!is_v5(version_)) co_return fail(0, *bad_topic);
+    if (qos == QoS::at_most_once) co_return fail(reason::topic_name_invalid, *bad_topic);
+    if (qos == QoS::at_least_once) {
+      Puback a;
+      a.packet_id = id;
+      a.reason_code = reason::topic_name_invalid;
+      acks_.push_back(
+          PendingAck{next_ack_++, PacketType::puback, id, 0, a.reason_code, *bad_topic});
+    } else {
+      acks_.push_back(PendingAck{next_ack_++, PacketType::pubrec, id, 0, reason::topic_name_invalid,
+                                 *bad_topic});
+    }
+    flush_acks();
+    co_return true;
+  }
+  if (!context_.authorizer.may_publish(core::Principal{connect_.username.value_or("")},
+                                       publish.topic)) {
+    if (!is_v5(version_)) co_return fail(0, "not authorized to publish to " + publish.topic);
+    if (qos != QoS::at_most_once) {
+      acks_.push_back(
+          PendingAck{next_ack_++,
+                     qos == QoS::at_least_once ? PacketType::puback : PacketType::pubrec,
+                     id,
+                     0,
+                     reason::not_authorized,
+                     {}});
+      flush_acks();
+    }
+    co_return true;
+  }
+  if (publish.payload.size() > context_.max_event_bytes) {
+    co_return fail(reason::packet_too_large, "a payload of " +
+                                                 std::to_string(publish.payload.size()) +
+                                                 " bytes is over the node's max event size");
+  }
+  // QoS 2 seen before and not released: acknowledge again, do not publish
+  // again (method B, MQTT 4.3.3).
+  if (qos == QoS::exactly_once && session_ && session_->awaiting_pubrel(id)) {
+    acks_.push_back(PendingAck{next_ack_++, PacketType::pubrec, id, 0, 0, {}});
+    flush_acks();
+    co_return true;
+  }
+  const bool retain = publish.retain;
+  core::Event event = event_from_publish(std::move(publish), now_ms());
+  event.publisher = session_ ? session_->id() : 0;
+
+  if (qos == QoS::at_most_once) {
+    core::EventPtr stamped = context_.router.stamp(std::move(event));
+    if (retain && !co_await context_.retained.set(stamped)) co_return true;
+    context_.router.publish(shard_, stamped);
+    co_return true;
+  }
+
+  const std::uint64_t sequence = next_ack_++;
+  acks_.push_back(PendingAck{sequence,
+                             qos == QoS::at_least_once ? PacketType::puback : PacketType::pubrec,
+                             id,
+                             qos == QoS::exactly_once ? 2 : 1,
+                             0,
+                             {}});
+  if (qos == QoS::at_least_once) ++incoming_qos1_;
+  auto executor = co_await asio::this_coro::executor;
+  std::weak_ptr<MqttConnection> weak = weak_from_this();
+  event.receipt = std::make_shared<core::Receipt>(
+      [weak, executor, sequence](std::optional<std::string> failure, std::size_t) {
+        asio::post(executor, [weak, sequence, failure = std::move(failure)]() mutable {
+          if (auto self = weak.lock()) self->ack_done(sequence, std::move(failure));
+        });
+      });
+  core::EventPtr stamped = context_.router.stamp(std::move(event));
+  if (qos == QoS::exactly_once) {
+    session_->await_pubrel(id, [weak, sequence] {
+      if (auto self = weak.lock()) self->ack_done(sequence, std::nullopt);
+    });
+  }
+  if (retain && !co_await context_.retained.set(stamped)) {
+    stamped->receipt->failed("the retained message could not be stored");
+    co_return true;
+  }
+  const std::size_t matched = context_.router.publish(shard_, stamped);
+  if (matched == 0 && is_v5(version_)) {
+    for (auto& a : acks_)
+      if (a.sequence == sequence) a.reason = reason::no_matching_subscribers;
+  }
+  stamped->receipt->stored(false);  // the publisher's own expectation
+  co_return true;
+}
+
+void MqttConnection::ack_done(std::uint64_t sequence, std::optional<std::string> failure) {
+  for (PendingAck& a : acks_) {
+    if (a.sequence != sequence) continue;
+    if (failure && a.reason < 0x80) {
+      a.reason = reason::unspecified_error;
+      a.reason_text = "not stored: " + *failure;
+    }
+    --a.outstanding;
+    break;
+  }
+  flush_acks();
+}
+
+void MqttConnection::flush_acks() {
+  while (!acks_.empty() && acks_.front().outstanding <= 0) {
+    PendingAck a = std::move(acks_.front());
+    acks_.pop_front();
+    if (a.reason >= 0x80 && !is_v5(version_) && a.type != PacketType::pubcomp) {
+      // 3.1.1 cannot refuse a publish: close, and the client sends it again.
+      spdlog::warn("mqtt: {} ({}): closing: {}", peer_, connect_.client_id, a.reason_text);
+      fail(0, a.reason_text);
+      return;
+    }
+    Properties properties;
+    if (!a.reason_text.empty() && is_v5(version_)) properties.reason_string = a.reason_text;
+    switch (a.type) {
+      case PacketType::puback: {
+        if (incoming_qos1_ > 0) --incoming_qos1_;
+        Puback p;
+        p.packet_id = a.packet_id;
+        p.reason_code = a.reason;
+        p.properties = std::move(properties);
+        send(p);
+        break;
+      }
+      case PacketType::pubrec: {
+        if (a.reason >= 0x80 && session_) session_->release(a.packet_id);
+        Pubrec p;
+        p.packet_id = a.packet_id;
+        p.reason_code = a.reason;
+        p.properties = std::move(properties);
+        send(p);
+        break;
+      }
+      default: {
+        Pubcomp p;
+        p.packet_id = a.packet_id;
+        p.reason_code = a.reason;
+        send(p);
+        break;
+      }
+    }
+  }
+}
+
+asio::awaitable<bool> MqttConnection::on_subscribe(Subscribe subscribe) {
+  Suback suback;
+  suback.packet_id = subscribe.packet_id;
+  const std::uint32_t identifier = subscribe.properties.subscription_identifiers.empty()
+                                       ? 0
+                                       : subscribe.properties.subscription_identifiers.front();
+  std::vector<std::pair<SessionSubscription, bool>> granted;
+  for (Subscription& s : subscribe.subscriptions) {
+    const std::uint8_t refused =
+        is_v5(version_) ? reason::topic_filter_invalid : reason::v311_subscribe_failure;
+    SessionSubscription sub;
+    // No local on a shared subscription is a protocol error [MQTT-3.8.3-4].
+    if (s.no_local && s.filter.starts_with("$share/"))
+      co_return fail(reason::protocol_error, "MQTT-3.8.3-4: no local on a shared subscription");
+    if (auto error = translate_subscription(s, sub)) {
+      spdlog::debug("mqtt: {}: {}", peer_, *error);
+      suback.reason_codes.push_back(refused);
+      continue;
+    }
+    sub.identifier = identifier;
+    if (!context_.authorizer.may_subscribe(core::Principal{connect_.username.value_or("")},
+                                           s.filter)) {
+      suback.reason_codes.push_back(is_v5(version_) ? reason::not_authorized
+                                                    : reason::v311_subscribe_failure);
+      continue;
+    }
+    const bool existed = co_await session_->subscribe(sub);
+    suback.reason_codes.push_back(static_cast<std::uint8_t>(s.max_qos));
+    granted.emplace_back(std::move(sub), existed);
+  }
+  send(suback);
+  // Retained messages follow the SUBACK [MQTT-3.3.1-6 (v5 -9)].
+  for (auto& [sub, existed] : granted) session_->send_retained(sub, existed);
+  co_return true;
+}
+
+asio::awaitable<bool> MqttConnection::on_unsubscribe(Unsubscribe unsubscribe) {
+  Unsuback unsuback;
+  unsuback.packet_id = unsubscribe.packet_id;
+  for (std::string& filter : unsubscribe.filters) {
+    const bool existed = co_await session_->unsubscribe(filter);
+    unsuback.reason_codes.push_back(existed ? reason::success : reason::no_subscription_existed);
+  }
+  send(unsuback);
+  co_return true;
+}
+
+bool MqttConnection::on_disconnect(const Disconnect& disconnect) {
+  // v5 0x04: disconnect, but send the will [MQTT-3.14.4-3 otherwise].
+  send_will_ = is_v5(version_) && disconnect.reason_code == reason::disconnect_with_will;
+  if (auto expiry = disconnect.properties.session_expiry_interval) {
+    if (session_ && session_->expiry() == 0 && *expiry != 0) {
+      send_will_ = true;  // a protocol error closes as if unexpectedly
+      return fail(reason::protocol_error,
+                  "MQTT-3.14.2-2: session expiry set on DISCONNECT after 0 on CONNECT");
+    }
+    if (session_) session_->set_expiry(std::min(*expiry, context_.settings.max_session_expiry));
+  }
+  return false;
+}
+
+bool MqttConnection::fail(std::uint8_t reason_code, const std::string& why) {
+  count(context_.counters.protocol_errors);
+  spdlog::info("mqtt: {} ({}) closed: {}", peer_, connect_.client_id, why);
+  if (is_v5(version_) && reason_code >= 0x80) {
+    Disconnect d;
+    d.reason_code = reason_code;
+    if (why.size() < 1024) d.properties.reason_string = why;
+    send(d);
+    close_after_write_ = true;
+  }
+  return false;
+}
+
+// --------------------------------------------------------------------- output
+
+bool MqttConnection::write_publish(const Outgoing& message, bool dup) {
+  if (closed_) return true;
+  const core::Event& event = *message.event;
+  Publish header = publish_for(event, message.qos, message.retain, message.packet_id,
+                               message.identifiers, version_, now_ms());
+  header.dup = dup;
+  const std::size_t before = out_.size();
+  const auto* payload = reinterpret_cast<const std::uint8_t*>(event.payload.data());
+  encode_publish(header, ByteView(payload, event.payload.size()), version_, out_);
+  if (client_max_packet != 0 && out_.size() - before > client_max_packet) {
+    out_.resize(before);
+    count(context_.counters.dropped_too_large);
+    return false;
+  }
+  count(context_.counters.sent);
+  kick();
+  return true;
+}
+
+void MqttConnection::write_pubrel(std::uint16_t packet_id, std::uint8_t reason_code) {
+  Pubrel p;
+  p.packet_id = packet_id;
+  p.reason_code = reason_code;
+  send(p);
+}
+
+void MqttConnection::send(const Packet& packet) {
+  if (closed_) return;
+  encode_packet(packet, version_, out_);
+  kick();
+}
+
+void MqttConnection::kick() {
+  if (writer_running_ || out_.empty() || closed_) return;
+  writer_running_ = true;
+  asio::co_spawn(context_.pool.executor(shard_), write_loop(), asio::detached);
+}
+
+asio::awaitable<void> MqttConnection::write_loop() {
+  auto self = shared_from_this();
+  Bytes writing;
+  try {
+    while (!out_.empty() && !closed_) {
+      writing.swap(out_);
+      writing_ = writing.size();
+      co_await stream_->write(writing);
+      writing_ = 0;
+      writing.clear();
+      if (out_.empty() && session_ && attached_) session_->send_ready();
+    }
+  } catch (const std::exception& e) {
+    spdlog::debug("mqtt: {} write failed: {}", peer_, e.what());
+    closed_ = true;
+  }
+  writing_ = 0;
+  writer_running_ = false;
+  if (out_.empty()) Bytes().swap(out_);
+  if (close_after_write_ || closed_) close();
+}
+
+void MqttConnection::close() {
+  if (stream_) stream_->close();
+  closed_ = true;
+}
+
+void MqttConnection::arm_keep_alive() {
+  if (keep_alive_ == 0) return;
+  // The server closes after one and a half keep alive periods of silence [MQTT-3.1.2-24 (v5 -22)].
+  const auto limit = std::chrono::milliseconds(keep_alive_ * 1500);
+  if (!keep_alive_timer_)
+    keep_alive_timer_ = std::make_unique<asio::steady_timer>(context_.pool.executor(shard_));
+  keep_alive_timer_->expires_at(last_packet_ + limit);
+  std::weak_ptr<MqttConnection> weak = weak_from_this();
+  keep_alive_timer_->async_wait([weak, limit](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->closed_) return;
+    if (std::chrono::steady_clock::now() >= self->last_packet_ + limit) {
+      self->fail(0x8D, "keep alive timeout");  // v5: Keep Alive timeout
+      if (!self->writer_running_) self->close();
+      return;
+    }
+    self->arm_keep_alive();
+  });
+}
+
+}  // namespace skein::mqtt

@@ -1,0 +1,116 @@
+// MqttConnection: one MQTT client connection on its session's home shard,
+// from CONNACK to close. It reads packets off its ByteStream, answers them
+// (publishes go to the router, subscriptions to its Session), and writes
+// through one buffer that a short-lived writer drains: an idle connection
+// holds no buffer and no writer, only its pending read.
+//
+// serve_mqtt() takes a fresh connection on any shard, reads its CONNECT
+// (within mqtt.connect_timeout_ms), and moves it to the home shard of its
+// client id before the connection begins.
+//
+// QoS>0 publishes are acknowledged once their receipt says they are stored
+// where they must be (attracting streams, persistent sessions), in the order
+// they came [MQTT-4.6.0-2, -3]; the next packets are read meanwhile.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mqtt/mqtt_context.hpp"
+#include "mqtt/protocol/codec.hpp"
+#include "runtime/byte_stream.hpp"
+
+namespace skein::mqtt {
+
+class Session;
+struct Outgoing;
+
+// Serves one accepted connection until it closes. Runs on `shard`.
+boost::asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
+                                        runtime::ByteStreamPtr stream);
+
+class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
+ public:
+  MqttConnection(MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
+                 Connect connect, Bytes unread, bool assigned_id);
+  ~MqttConnection();
+
+  boost::asio::awaitable<void> run();
+
+  // Node shutdown: v5 clients are told (DISCONNECT 0x8B); no will.
+  void request_stop();
+  // Another connection took the session over: DISCONNECT 0x8E, then the
+  // will rules of an unexpected close. Detaches from the session at once.
+  void take_over();
+
+  // For the session. False when the client's maximum packet size refuses it.
+  bool write_publish(const Outgoing& message, bool dup);
+  void write_pubrel(std::uint16_t packet_id, std::uint8_t reason_code = 0);
+  // More than the writer should take before the socket drains.
+  bool backlogged() const { return out_.size() + writing_ > kBacklog; }
+
+  ProtocolVersion version() const { return version_; }
+
+  static constexpr std::size_t kBacklog = 256 * 1024;
+
+ private:
+  struct PendingAck {
+    std::uint64_t sequence;
+    PacketType type;  // puback or pubrec
+    std::uint16_t packet_id;
+    int outstanding;  // answers still awaited
+    std::uint8_t reason = 0;
+    std::string reason_text;
+  };
+
+  boost::asio::awaitable<bool> start_session();
+  // Handles one whole packet; false to close.
+  boost::asio::awaitable<bool> handle(ByteView packet);
+  boost::asio::awaitable<bool> on_publish(Publish publish);
+  boost::asio::awaitable<bool> on_subscribe(Subscribe subscribe);
+  boost::asio::awaitable<bool> on_unsubscribe(Unsubscribe unsubscribe);
+  bool on_disconnect(const Disconnect& disconnect);
+
+  void ack_done(std::uint64_t sequence, std::optional<std::string> failure);
+  void flush_acks();
+  // v5: DISCONNECT with the reason; then close once written.
+  bool fail(std::uint8_t reason_code, const std::string& why);
+  void send(const Packet& packet);
+  void kick();
+  boost::asio::awaitable<void> write_loop();
+  void close();
+  void arm_keep_alive();
+  std::optional<core::Event> will_event();
+
+  MqttContext& context_;
+  unsigned shard_;
+  runtime::ByteStreamPtr stream_;
+  std::string peer_;
+  Connect connect_;
+  ProtocolVersion version_;
+  bool assigned_id_;
+  std::shared_ptr<Session> session_;
+  Bytes in_;
+  Bytes out_;
+  std::size_t writing_ = 0;  // bytes being written now
+  bool writer_running_ = false;
+  bool close_after_write_ = false;
+  bool closed_ = false;
+  bool attached_ = false;  // the session still counts this connection as its own
+  bool send_will_ = true;  // false after a normal DISCONNECT
+  std::uint16_t keep_alive_ = 0;
+  std::uint32_t client_max_packet = 0;  // 0: no limit
+  std::chrono::steady_clock::time_point last_packet_;
+  std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
+  std::vector<std::string> aliases_;  // incoming topic aliases, index = alias
+  std::deque<PendingAck> acks_;
+  std::uint64_t next_ack_ = 1;
+  std::size_t incoming_qos1_ = 0;  // QoS 1 publishes not yet acknowledged
+};
+
+}  // namespace skein::mqtt

@@ -1,0 +1,45 @@
+// ByteStream: an ordered, reliable byte connection, whatever carries it (a TCP
+// socket, a WebSocket's binary messages). The MQTT face reads and writes
+// through it so that MQTT over TCP and MQTT over WebSocket (served by the
+// HTTP face at /mqtt) share one protocol implementation.
+//
+// Reads and writes are each used by one coroutine at a time, on one thread.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace skein::runtime {
+
+class ByteStream {
+ public:
+  virtual ~ByteStream() = default;
+
+  // Waits until bytes arrive and appends what is available (at most
+  // `max_bytes`) to `buffer`. Returns how many were appended; 0 when the
+  // peer closed. Throws boost::system::system_error on errors. An idle
+  // stream holds no buffer of its own while it waits.
+  virtual boost::asio::awaitable<std::size_t> read_some(std::vector<std::uint8_t>& buffer,
+                                                        std::size_t max_bytes) = 0;
+  // Writes every byte; throws boost::system::system_error on errors.
+  virtual boost::asio::awaitable<void> write(std::span<const std::uint8_t> bytes) = 0;
+  // Closes at once (from the stream's thread); pending operations fail.
+  virtual void close() = 0;
+  // "127.0.0.1:50312" (or how the peer is known), for log lines.
+  virtual std::string peer() const = 0;
+
+  // Moves the stream onto `executor`'s thread, when the transport can (a TCP
+  // socket is re-registered there); nullptr when it cannot, and the stream
+  // stays usable as it is, its completions hopping to wherever it is used.
+  virtual std::unique_ptr<ByteStream> rehome(boost::asio::any_io_executor executor) = 0;
+};
+
+using ByteStreamPtr = std::unique_ptr<ByteStream>;
+
+}  // namespace skein::runtime
