@@ -313,8 +313,11 @@ std::optional<NameError> check_filter(std::string_view filter) {
 }
 
 bool filter_matches(std::string_view filter, std::string_view topic) {
-  if (is_reserved(topic) && !filter.empty() && (filter.front() == '*' || filter.front() == '>'))
-    return false;
+  if (is_reserved(topic)) {
+    // No wildcard first level (">", "*", "ab*") matches a '$' topic.
+    const std::string_view first = filter.substr(0, filter.find('/'));
+    if (first == ">" || first.ends_with('*')) return false;
+  }
   while (true) {
     const auto f_end = filter.find('/');
     const auto t_end = topic.find('/');
