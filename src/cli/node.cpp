@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/listen_address.hpp"
+#include "runtime/prometheus_text.hpp"
 
 namespace skein::cli {
 
@@ -69,6 +70,17 @@ Node::Node(NodeConfig config)
                                                  nullptr, kafka_settings(config_),
                                                  data_.cluster_id()});
     publisher_ = std::make_unique<kafka::RecordPublisher>(router_, attraction_);
+    http_context_.metric_sources.push_back([publisher = publisher_.get()](std::string& out) {
+      using runtime::metric;
+      metric(out, "skein_kafka_records_published_total", "counter",
+             "Produced Kafka records published into the router as events.", publisher->published());
+      metric(out, "skein_kafka_records_unroutable_total", "counter",
+             "Produced records stored but not published (their topic is not a valid topic).",
+             publisher->unroutable());
+      metric(out, "skein_kafka_batches_skipped_total", "counter",
+             "Produced batches not decoded because no subscription could want them.",
+             publisher->skipped_batches());
+    });
     kafka_context_->publisher = publisher_.get();
     kafka_context_->attraction = &attraction_;
     kafka_ = std::make_unique<kafka::KafkaServer>(
@@ -87,6 +99,8 @@ Node::Node(NodeConfig config)
     mqtt_ =
         std::make_unique<mqtt::MqttServer>(pool_, router_, subscriptions_, streams_, authorizer_,
                                            config_.mqtt, config_.max_event_bytes, listen);
+    http_context_.metric_sources.push_back(
+        [server = mqtt_.get()](std::string& out) { server->render_metrics(out); });
     if (mqtt_ws) {
       http_context_.mqtt_websocket = [server = mqtt_.get()](unsigned shard,
                                                             runtime::ByteStreamPtr stream) {

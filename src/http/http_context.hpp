@@ -10,12 +10,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <vector>
 
 #include "core/destination.hpp"
 #include "core/router.hpp"
 #include "http/http_settings.hpp"
 #include "runtime/byte_stream.hpp"
 #include "runtime/loop_lag_probe.hpp"
+#include "runtime/prometheus_text.hpp"
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"
 
@@ -52,6 +54,8 @@ struct HttpContext {
   runtime::StreamAttraction* attraction = nullptr;
   // Takes an MQTT-over-WebSocket stream (the MQTT face); empty when off.
   std::function<void(unsigned shard, runtime::ByteStreamPtr stream)> mqtt_websocket;
+  // The other faces' figures for /metrics, set before the node starts.
+  std::vector<runtime::MetricSource> metric_sources;
 };
 
 }  // namespace skein::http

@@ -4,21 +4,22 @@
 
 #include <fmt/format.h>
 
+#include "runtime/prometheus_text.hpp"
 #include "runtime/stream_attraction.hpp"
 
 namespace skein::http {
 
 namespace {
+using runtime::metric_family;
+using runtime::metric_sample;
+
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+  metric_family(out, name, type, help);
 }
 
 template <class Value>
 void sample(std::string& out, std::string_view name, std::string_view labels, Value value) {
-  if (labels.empty())
-    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
-  else
-    fmt::format_to(std::back_inserter(out), "{}{{{}}} {}\n", name, labels, value);
+  metric_sample(out, name, labels, value);
 }
 
 using CounterField = std::atomic<std::uint64_t> core::RouterCounters::*;
@@ -93,6 +94,7 @@ std::string render_metrics(HttpContext& context) {
   }
   family(out, "skein_shards", "gauge", "Shards (event-loop threads) of this node.");
   sample(out, "skein_shards", "", context.pool.size());
+  for (const auto& source : context.metric_sources) source(out);
   return out;
 }
 

@@ -11,6 +11,7 @@
 
 #include "mqtt/mqtt_connection.hpp"
 #include "mqtt/session.hpp"
+#include "runtime/prometheus_text.hpp"
 #include "runtime/tcp_byte_stream.hpp"
 
 namespace skein::mqtt {
@@ -93,6 +94,39 @@ void MqttServer::adopt(unsigned shard, runtime::ByteStreamPtr stream) {
                      spdlog::error("mqtt: connection failed: {}", error.what());
                    }
                  });
+}
+
+void MqttServer::render_metrics(std::string& out) const {
+  using runtime::metric;
+  const MqttCounters& c = context_.counters;
+  auto get = [](const std::atomic<std::uint64_t>& v) { return v.load(std::memory_order_relaxed); };
+  metric(out, "skein_mqtt_connections", "gauge", "Open MQTT connections (TCP and WebSocket).",
+         get(c.connections_open));
+  metric(out, "skein_mqtt_connections_total", "counter", "MQTT connections accepted.",
+         get(c.connections_total));
+  metric(out, "skein_mqtt_sessions", "gauge", "MQTT sessions, connected or not.", get(c.sessions));
+  metric(out, "skein_mqtt_publish_received_total", "counter",
+         "PUBLISH packets received from MQTT clients.", get(c.received));
+  metric(out, "skein_mqtt_publish_sent_total", "counter", "PUBLISH packets sent to MQTT clients.",
+         get(c.sent));
+  runtime::metric_family(out, "skein_mqtt_dropped_total", "counter",
+                         "Messages an MQTT session dropped, by reason.");
+  runtime::metric_sample(out, "skein_mqtt_dropped_total", "reason=\"queue_full\"",
+                         get(c.dropped_queue_full));
+  runtime::metric_sample(out, "skein_mqtt_dropped_total", "reason=\"expired\"",
+                         get(c.dropped_expired));
+  runtime::metric_sample(out, "skein_mqtt_dropped_total", "reason=\"too_large\"",
+                         get(c.dropped_too_large));
+  runtime::metric_sample(out, "skein_mqtt_dropped_total", "reason=\"offline_qos0\"",
+                         get(c.dropped_offline_qos0));
+  metric(out, "skein_mqtt_protocol_errors_total", "counter",
+         "MQTT connections closed for malformed packets or protocol violations.",
+         get(c.protocol_errors));
+  metric(out, "skein_mqtt_retained_messages", "gauge", "Retained messages kept.", retained_.size());
+  metric(out, "skein_mqtt_shared_groups", "gauge", "Shared subscription groups.", shared_.size());
+  metric(out, "skein_mqtt_store_failures_total", "counter",
+         "Session store appends that failed (their publishers were refused).",
+         store_.failed_writes());
 }
 
 void MqttServer::stop(std::chrono::steady_clock::time_point deadline) {

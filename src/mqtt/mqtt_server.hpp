@@ -45,6 +45,8 @@ class MqttServer final : public runtime::Service {
   void adopt(unsigned shard, runtime::ByteStreamPtr stream);
 
   const MqttCounters& counters() const { return context_.counters; }
+  // The face's figures in Prometheus text (skein_mqtt_*); any thread.
+  void render_metrics(std::string& out) const;
   std::size_t retained_count() const { return retained_.size(); }
   std::size_t shared_group_count() const { return shared_.size(); }
 
