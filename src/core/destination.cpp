@@ -37,20 +37,33 @@ Offer Destination::offer(EventPtr event) {
   return result;
 }
 
-std::size_t Destination::take(std::deque<EventPtr>& out, std::size_t max) {
+namespace {
+template <class Queue, class Out>
+std::size_t move_front(Queue& queue, Out& out, std::size_t max) {
   std::size_t n = 0;
-  while (n < max && !queue_.empty()) {
-    out.push_back(std::move(queue_.front()));
-    queue_.pop_front();
+  while (n < max && !queue.empty()) {
+    out.push_back(std::move(queue.front()));
+    queue.pop_front();
     ++n;
   }
+  if (queue.empty()) queue.shrink_to_fit();
   return n;
+}
+}  // namespace
+
+std::size_t Destination::take(std::deque<EventPtr>& out, std::size_t max) {
+  return move_front(queue_, out, max);
+}
+
+std::size_t Destination::take(std::vector<EventPtr>& out, std::size_t max) {
+  return move_front(queue_, out, max);
 }
 
 void Destination::close() {
   if (closed_) return;
   closed_ = true;
   queue_.clear();
+  queue_.shrink_to_fit();
   wake();
 }
 

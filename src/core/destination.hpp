@@ -9,9 +9,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <boost/container/deque.hpp>
 #include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/event.hpp"
 
@@ -58,6 +60,7 @@ class Destination : public std::enable_shared_from_this<Destination> {
 
   // Home shard only. Moves up to `max` queued events into `out` (appended).
   std::size_t take(std::deque<EventPtr>& out, std::size_t max);
+  std::size_t take(std::vector<EventPtr>& out, std::size_t max);
 
   // Home shard only. Marks the destination closed and wakes the consumer.
   void close();
@@ -73,7 +76,10 @@ class Destination : public std::enable_shared_from_this<Destination> {
   const SlowPolicy policy_;
   bool closed_ = false;
   bool overflowed_ = false;
-  std::deque<EventPtr> queue_;
+  // Boost's deque allocates nothing until used, and gives its memory back
+  // once drained: an idle destination (an MQTT session of a quiet device)
+  // costs no queue.
+  boost::container::deque<EventPtr> queue_;
 };
 
 using DestinationPtr = std::shared_ptr<Destination>;

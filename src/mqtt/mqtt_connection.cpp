@@ -159,38 +159,49 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
     }
   }
   Bytes unread(buffer.begin() + static_cast<std::ptrdiff_t>(frame.size), buffer.end());
+  // Every connection of a client id is served on its session's shard, by a
+  // coroutine of its own: this one ends here and its frame (the CONNECT,
+  // the first read's buffer) goes with it.
   const unsigned home = context.shard_of(connect.client_id);
-  auto run = [](MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
-                Connect connect, Bytes unread, bool assigned) -> asio::awaitable<void> {
-    auto connection = std::make_shared<MqttConnection>(
-        context, shard, std::move(stream), std::move(connect), std::move(unread), assigned);
-    co_await connection->run();
-  };
-  if (home == shard) {
-    co_await run(context, shard, std::move(stream), std::move(connect), std::move(unread),
-                 assigned);
-    co_return;
-  }
-  // Every connection of a client id is served on its session's shard.
-  if (auto moved = stream->rehome(context.pool.executor(home))) stream = std::move(moved);
-  asio::co_spawn(
-      context.pool.executor(home),
-      run(context, home, std::move(stream), std::move(connect), std::move(unread), assigned),
-      asio::detached);
+  if (home != shard)
+    if (auto moved = stream->rehome(context.pool.executor(home))) stream = std::move(moved);
+  asio::co_spawn(context.pool.executor(home),
+                 MqttConnection::start(context, home, std::move(stream),
+                                       std::make_unique<Connect>(std::move(connect)),
+                                       std::move(unread), assigned),
+                 asio::detached);
 }
 
 // ----------------------------------------------------------------- connection
 
 MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
-                               Connect connect, Bytes unread, bool assigned_id)
+                               Connect&& connect, Bytes unread, bool assigned_id)
     : context_(context),
       shard_(shard),
       stream_(std::move(stream)),
       peer_(stream_->peer()),
-      connect_(std::move(connect)),
-      version_(connect_.version),
+      client_id_(std::move(connect.client_id)),
+      username_(std::move(connect.username)),
+      clean_start_(connect.clean_start),
+      version_(connect.version),
+      asked_expiry_(connect.properties.session_expiry_interval.value_or(0)),
+      client_receive_maximum_(connect.properties.receive_maximum.value_or(65535)),
       assigned_id_(assigned_id),
-      in_(std::move(unread)) {
+      in_(std::move(unread)),
+      keep_alive_(connect.keep_alive),
+      client_max_packet(connect.properties.maximum_packet_size.value_or(0)) {
+  if (connect.will) {
+    Will& w = *connect.will;
+    will_delay_ = w.properties.will_delay_interval.value_or(0);
+    Publish p;
+    p.topic = std::move(w.topic);
+    p.payload = std::move(w.payload);
+    p.qos = w.qos;
+    p.retain = w.retain;
+    p.properties = std::move(w.properties);
+    p.properties.will_delay_interval.reset();
+    will_ = std::make_unique<core::Event>(event_from_publish(std::move(p), 0));
+  }
   count(context_.counters.connections_open);
   context_.connections[shard_].insert(this);
 }
@@ -202,13 +213,13 @@ MqttConnection::~MqttConnection() {
 
 asio::awaitable<bool> MqttConnection::start_session() {
   auto& registry = context_.sessions[shard_];
-  const std::string& id = connect_.client_id;
+  const std::string& id = client_id_;
   if (auto it = registry.find(id); it != registry.end() && it->second->connection())
     it->second->connection()->take_over();  // may end the old session
   std::shared_ptr<Session> session;
   bool present = false;
   if (auto it = registry.find(id); it != registry.end()) {
-    if (connect_.clean_start)
+    if (clean_start_)
       it->second->end();  // clean start discards it [MQTT-3.1.2-4 (v5: -4)]
     else {
       session = it->second;
@@ -220,13 +231,11 @@ asio::awaitable<bool> MqttConnection::start_session() {
     registry[id] = session;
   }
   std::uint32_t expiry = 0;
-  const std::uint32_t asked = connect_.properties.session_expiry_interval.value_or(0);
+  const std::uint32_t asked = asked_expiry_;
   if (is_v5(version_))
     expiry = std::min(asked, context_.settings.max_session_expiry);
-  else if (!connect_.clean_start)
+  else if (!clean_start_)
     expiry = context_.settings.max_session_expiry;
-  client_max_packet = connect_.properties.maximum_packet_size.value_or(0);
-  keep_alive_ = connect_.keep_alive;
   const std::uint16_t max_keep_alive = context_.settings.max_keep_alive;
   bool keep_alive_changed = false;
   if (max_keep_alive != 0 && (keep_alive_ == 0 || keep_alive_ > max_keep_alive)) {
@@ -248,8 +257,19 @@ asio::awaitable<bool> MqttConnection::start_session() {
   send(connack);
   session_ = session;
   attached_ = true;
-  session->attach(this, version_, expiry, connect_.properties.receive_maximum.value_or(65535));
+  session->attach(this, version_, expiry, client_receive_maximum_);
   co_return true;
+}
+
+asio::awaitable<void> MqttConnection::start(MqttContext& context, unsigned shard,
+                                            runtime::ByteStreamPtr stream,
+                                            std::unique_ptr<Connect> connect, Bytes unread,
+                                            bool assigned_id) {
+  auto connection = std::make_shared<MqttConnection>(context, shard, std::move(stream),
+                                                     std::move(*connect), std::move(unread),
+                                                     assigned_id);
+  connect.reset();
+  co_await connection->run();
 }
 
 asio::awaitable<void> MqttConnection::run() {
@@ -288,15 +308,13 @@ asio::awaitable<void> MqttConnection::run() {
       if (co_await stream_->read_some(in_, 0) == 0) break;
     }
   } catch (const std::exception& e) {
-    spdlog::debug("mqtt: {} ({}): {}", peer_, connect_.client_id, e.what());
+    spdlog::debug("mqtt: {} ({}): {}", peer_, client_id_, e.what());
   }
   if (attached_ && session_) {
     attached_ = false;
     std::optional<core::Event> will;
     if (send_will_ && !context_.draining.load()) will = will_event();
-    const std::uint32_t delay =
-        connect_.will ? connect_.will->properties.will_delay_interval.value_or(0) : 0;
-    session_->detach(std::move(will), delay);
+    session_->detach(std::move(will), will_delay_);
   }
   keep_alive_timer_.reset();
   if (!writer_running_) {
@@ -312,17 +330,11 @@ asio::awaitable<void> MqttConnection::run() {
   });
 }
 
-std::optional<core::Event> MqttConnection::will_event() {
-  if (!connect_.will) return std::nullopt;
-  Will& w = *connect_.will;
-  Publish p;
-  p.topic = w.topic;
-  p.payload = w.payload;
-  p.qos = w.qos;
-  p.retain = w.retain;
-  p.properties = w.properties;
-  p.properties.will_delay_interval.reset();
-  core::Event event = event_from_publish(std::move(p), now_ms());
+std::optional<core::Event> MqttConnection::will_event() const {
+  if (!will_) return std::nullopt;
+  core::Event event = *will_;
+  event.timestamp_ms = now_ms();
+  if (event.expires_at_ms) *event.expires_at_ms += event.timestamp_ms;  // an interval until now
   event.publisher = session_ ? session_->id() : 0;
   return event;
 }
@@ -347,9 +359,7 @@ void MqttConnection::take_over() {
   close_after_write_ = true;
   if (attached_ && session_) {
     attached_ = false;
-    const std::uint32_t delay =
-        connect_.will ? connect_.will->properties.will_delay_interval.value_or(0) : 0;
-    session_->detach(will_event(), delay);
+    session_->detach(will_event(), will_delay_);
   }
   if (!writer_running_) close();
 }
@@ -450,7 +460,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
   if (!bad_topic)
     if (auto e = core::check_topic(publish.topic)) bad_topic = e->message;
   if (bad_topic) {
-    spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer_, connect_.client_id, *bad_topic);
+    spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer_, client_id_, *bad_topic);
     if (!is_v5(version_)) co_return fail(0, *bad_topic);
     if (qos == QoS::at_most_once) co_return fail(reason::topic_name_invalid, *bad_topic);
     if (qos == QoS::at_least_once) {
@@ -466,7 +476,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
     flush_acks();
     co_return true;
   }
-  if (!context_.authorizer.may_publish(core::Principal{connect_.username.value_or("")},
+  if (!context_.authorizer.may_publish(core::Principal{username_.value_or("")},
                                        publish.topic)) {
     if (!is_v5(version_)) co_return fail(0, "not authorized to publish to " + publish.topic);
     if (qos != QoS::at_most_once) {
@@ -553,12 +563,18 @@ void MqttConnection::ack_done(std::uint64_t sequence, std::optional<std::string>
 }
 
 void MqttConnection::flush_acks() {
+  struct ShrinkWhenEmpty {  // an idle connection keeps no queue memory
+    boost::container::deque<PendingAck>& acks;
+    ~ShrinkWhenEmpty() {
+      if (acks.empty()) acks.shrink_to_fit();
+    }
+  } shrink{acks_};
   while (!acks_.empty() && acks_.front().outstanding <= 0) {
     PendingAck a = std::move(acks_.front());
     acks_.pop_front();
     if (a.reason >= 0x80 && !is_v5(version_) && a.type != PacketType::pubcomp) {
       // 3.1.1 cannot refuse a publish: close, and the client sends it again.
-      spdlog::warn("mqtt: {} ({}): closing: {}", peer_, connect_.client_id, a.reason_text);
+      spdlog::warn("mqtt: {} ({}): closing: {}", peer_, client_id_, a.reason_text);
       fail(0, a.reason_text);
       return;
     }
@@ -614,7 +630,7 @@ asio::awaitable<bool> MqttConnection::on_subscribe(Subscribe subscribe) {
       continue;
     }
     sub.identifier = identifier;
-    if (!context_.authorizer.may_subscribe(core::Principal{connect_.username.value_or("")},
+    if (!context_.authorizer.may_subscribe(core::Principal{username_.value_or("")},
                                            s.filter)) {
       suback.reason_codes.push_back(is_v5(version_) ? reason::not_authorized
                                                     : reason::v311_subscribe_failure);
@@ -657,7 +673,7 @@ bool MqttConnection::on_disconnect(const Disconnect& disconnect) {
 
 bool MqttConnection::fail(std::uint8_t reason_code, const std::string& why) {
   count(context_.counters.protocol_errors);
-  spdlog::info("mqtt: {} ({}) closed: {}", peer_, connect_.client_id, why);
+  spdlog::info("mqtt: {} ({}) closed: {}", peer_, client_id_, why);
   if (is_v5(version_) && reason_code >= 0x80) {
     Disconnect d;
     d.reason_code = reason_code;

@@ -15,7 +15,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -36,11 +36,17 @@ boost::asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
 
 class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
  public:
+  // Keeps what it needs of `connect` (not the packet: an idle connection
+  // should cost little).
   MqttConnection(MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
-                 Connect connect, Bytes unread, bool assigned_id);
+                 Connect&& connect, Bytes unread, bool assigned_id);
   ~MqttConnection();
 
-  boost::asio::awaitable<void> run();
+  // On `shard`: makes the connection there and serves it until it closes.
+  static boost::asio::awaitable<void> start(MqttContext& context, unsigned shard,
+                                            runtime::ByteStreamPtr stream,
+                                            std::unique_ptr<Connect> connect, Bytes unread,
+                                            bool assigned_id);
 
   // Node shutdown: v5 clients are told (DISCONNECT 0x8B); no will.
   void request_stop();
@@ -68,6 +74,7 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
     std::string reason_text;
   };
 
+  boost::asio::awaitable<void> run();
   boost::asio::awaitable<bool> start_session();
   // Handles one whole packet; false to close.
   boost::asio::awaitable<bool> handle(ByteView packet);
@@ -85,14 +92,20 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   boost::asio::awaitable<void> write_loop();
   void close();
   void arm_keep_alive();
-  std::optional<core::Event> will_event();
+  std::optional<core::Event> will_event() const;
 
   MqttContext& context_;
   unsigned shard_;
   runtime::ByteStreamPtr stream_;
   std::string peer_;
-  Connect connect_;
+  std::string client_id_;
+  std::optional<std::string> username_;
+  bool clean_start_;
   ProtocolVersion version_;
+  std::uint32_t asked_expiry_;
+  std::uint16_t client_receive_maximum_;
+  std::unique_ptr<core::Event> will_;  // null: no will
+  std::uint32_t will_delay_ = 0;
   bool assigned_id_;
   std::shared_ptr<Session> session_;
   Bytes in_;
@@ -108,7 +121,7 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   std::chrono::steady_clock::time_point last_packet_;
   std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
   std::vector<std::string> aliases_;  // incoming topic aliases, index = alias
-  std::deque<PendingAck> acks_;
+  boost::container::deque<PendingAck> acks_;  // allocates only while acks wait
   std::uint64_t next_ack_ = 1;
   std::size_t incoming_qos1_ = 0;  // QoS 1 publishes not yet acknowledged
 };

@@ -70,7 +70,7 @@ void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) 
   hand_back_shared();
   if (expiry_ == 0) {
     if (will) {
-      pending_will_ = std::move(will);
+      pending_will_ = std::make_unique<core::Event>(std::move(*will));
       publish_will();
     }
     end();
@@ -78,7 +78,7 @@ void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) 
   }
   write_session_record();
   if (will) {
-    pending_will_ = std::move(will);
+    pending_will_ = std::make_unique<core::Event>(std::move(*will));
     if (will_delay == 0 || will_delay >= expiry_) {
       // Published now, or when the session ends, whichever comes first.
       if (will_delay == 0) publish_will();
@@ -273,7 +273,7 @@ void Session::wake() {
 }
 
 void Session::drain() {
-  std::deque<core::EventPtr> events;
+  std::vector<core::EventPtr> events;
   take(events, kUnbounded);
   std::vector<storage::RecordSpec> records;
   std::vector<std::shared_ptr<core::Receipt>> receipts;
@@ -412,6 +412,9 @@ void Session::send_ready() {
     queued_.pop_front();
   }
   if (!records.empty()) context_.store.write(shard(), std::move(records));
+  // A quiet session holds no queue memory.
+  if (queued_.empty()) queued_.shrink_to_fit();
+  if (inflight_.empty()) inflight_.shrink_to_fit();
 }
 
 void Session::forget(const Outgoing& message, std::vector<storage::RecordSpec>& records) {
@@ -462,7 +465,7 @@ void Session::on_pubcomp(std::uint16_t packet_id) {
 
 void Session::hand_back_shared() {
   // A member whose connection went gives its shared messages to the others.
-  auto give = [&](std::deque<Outgoing>& messages) {
+  auto give = [&](boost::container::deque<Outgoing>& messages) {
     std::vector<storage::RecordSpec> records;
     for (auto it = messages.begin(); it != messages.end();) {
       if (it->share.empty() || it->released) {

@@ -20,7 +20,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <deque>
+#include <boost/container/deque.hpp>
 #include <map>
 #include <optional>
 #include <set>
@@ -161,8 +161,9 @@ class Session final : public core::Destination {
   bool drain_posted_ = false;
   std::map<std::string, SessionSubscription> subs_;
   std::set<std::string> router_filters_;  // the (filter, this) pairs in the router
-  std::deque<Outgoing> inflight_;         // sent, unacknowledged, in send order
-  std::deque<Outgoing> queued_;           // not sent yet
+  // Boost's deques allocate nothing while empty and give it back once drained.
+  boost::container::deque<Outgoing> inflight_;  // sent, unacknowledged, in send order
+  boost::container::deque<Outgoing> queued_;    // not sent yet
   std::set<std::uint16_t> pubrel_;
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t next_store_sequence_ = 1;
@@ -170,7 +171,7 @@ class Session final : public core::Destination {
   // Timers exist only while needed: an idle connected session holds none.
   std::unique_ptr<boost::asio::steady_timer> expiry_timer_;
   std::unique_ptr<boost::asio::steady_timer> will_timer_;
-  std::optional<core::Event> pending_will_;
+  std::unique_ptr<core::Event> pending_will_;  // boxed: most sessions have none
 };
 
 }  // namespace skein::mqtt

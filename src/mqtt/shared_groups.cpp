@@ -82,7 +82,7 @@ class SharedGroup final : public core::Destination {
     auto self = std::static_pointer_cast<SharedGroup>(shared_from_this());
     asio::post(context_.pool.executor(home_shard()), [self] {
       self->posted_ = false;
-      std::deque<core::EventPtr> events;
+      std::vector<core::EventPtr> events;
       self->take(events, std::numeric_limits<std::size_t>::max());
       for (auto& event : events) self->dispatch(std::move(event), 0, true);
     });
@@ -154,7 +154,7 @@ asio::awaitable<void> SharedGroups::leave(std::string key, std::uint64_t member_
   co_await context_.subscriptions.unsubscribe(group, group->filters);
   // Events that reached the group meanwhile have no member left.
   co_await runtime::run_on(context_.pool.executor(group->home_shard()), [group] {
-    std::deque<core::EventPtr> left;
+    std::vector<core::EventPtr> left;
     group->take(left, std::numeric_limits<std::size_t>::max());
     for (auto& event : left)
       if (event->receipt) event->receipt->stored(false);
