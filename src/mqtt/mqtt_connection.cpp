@@ -265,9 +265,8 @@ asio::awaitable<void> MqttConnection::start(MqttContext& context, unsigned shard
                                             runtime::ByteStreamPtr stream,
                                             std::unique_ptr<Connect> connect, Bytes unread,
                                             bool assigned_id) {
-  auto connection = std::make_shared<MqttConnection>(context, shard, std::move(stream),
-                                                     std::move(*connect), std::move(unread),
-                                                     assigned_id);
+  auto connection = std::make_shared<MqttConnection>(
+      context, shard, std::move(stream), std::move(*connect), std::move(unread), assigned_id);
   connect.reset();
   co_await connection->run();
 }
@@ -425,6 +424,34 @@ asio::awaitable<bool> MqttConnection::handle(ByteView bytes) {
   }
 }
 
+namespace {
+// Property values a PUBLISH from a client may not carry (v5 3.3.2.3).
+std::optional<std::string> check_publish_properties(const Properties& p) {
+  if (!p.subscription_identifiers.empty())
+    return "MQTT-3.3.4-6: a PUBLISH from a client carries a subscription identifier";
+  if (p.payload_format_indicator && *p.payload_format_indicator > 1)
+    return "payload format indicator " + std::to_string(*p.payload_format_indicator) +
+           " is neither 0 nor 1";
+  if (p.response_topic) {
+    if (auto error = check_mqtt_topic_name(*p.response_topic))
+      return "MQTT-3.3.2-14: the response topic is not a topic name: " + *error;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+asio::awaitable<void> MqttConnection::acks_settled() {
+  while (!acks_.empty() && !closed_) {
+    asio::steady_timer wait(context_.pool.executor(shard_));
+    acks_waiter_ = &wait;
+    wait.expires_after(std::chrono::seconds(5));
+    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    acks_waiter_ = nullptr;
+    if (!acks_.empty() && std::chrono::steady_clock::now() - last_packet_ > std::chrono::seconds(5))
+      break;  // not settling: go on rather than hang
+  }
+}
+
 asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
   count(context_.counters.received);
   const QoS qos = publish.qos;
@@ -452,13 +479,22 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
   if (is_v5(version_) && qos != QoS::at_most_once &&
       incoming_qos1_ + (session_ ? session_->incoming_pending() : 0) >=
           context_.settings.receive_maximum &&
-      !(qos == QoS::exactly_once && session_ && session_->awaiting_pubrel(id)))
+      !(qos == QoS::exactly_once && session_ && session_->awaiting_pubrel(id))) {
+    // The acknowledgements owed for the publishes before this one go first.
+    co_await acks_settled();
     co_return fail(reason::receive_maximum_exceeded,
                    "more unacknowledged publishes than 'receive maximum'");
+  }
 
-  std::optional<std::string> bad_topic = check_mqtt_topic_name(publish.topic);
-  if (!bad_topic)
-    if (auto e = core::check_topic(publish.topic)) bad_topic = e->message;
+  // A wildcard in a topic name breaks MQTT itself [MQTT-3.3.2-2]: the
+  // connection closes. A topic MQTT allows but the mesh does not (an empty
+  // level, over 250 bytes, '*' or '>') is refused, the connection kept.
+  if (auto mqtt_error = check_mqtt_topic_name(publish.topic))
+    co_return fail(is_v5(version_) ? reason::topic_name_invalid : 0, *mqtt_error);
+  if (auto error = check_publish_properties(publish.properties))
+    co_return fail(reason::protocol_error, *error);
+  std::optional<std::string> bad_topic;
+  if (auto e = core::check_topic(publish.topic)) bad_topic = e->message;
   if (bad_topic) {
     spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer_, client_id_, *bad_topic);
     if (!is_v5(version_)) co_return fail(0, *bad_topic);
@@ -476,8 +512,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
     flush_acks();
     co_return true;
   }
-  if (!context_.authorizer.may_publish(core::Principal{username_.value_or("")},
-                                       publish.topic)) {
+  if (!context_.authorizer.may_publish(core::Principal{username_.value_or("")}, publish.topic)) {
     if (!is_v5(version_)) co_return fail(0, "not authorized to publish to " + publish.topic);
     if (qos != QoS::at_most_once) {
       acks_.push_back(
@@ -563,12 +598,14 @@ void MqttConnection::ack_done(std::uint64_t sequence, std::optional<std::string>
 }
 
 void MqttConnection::flush_acks() {
-  struct ShrinkWhenEmpty {  // an idle connection keeps no queue memory
-    boost::container::deque<PendingAck>& acks;
-    ~ShrinkWhenEmpty() {
-      if (acks.empty()) acks.shrink_to_fit();
+  struct WhenEmpty {  // an idle connection keeps no queue memory; a waiter wakes
+    MqttConnection& c;
+    ~WhenEmpty() {
+      if (!c.acks_.empty()) return;
+      c.acks_.shrink_to_fit();
+      if (c.acks_waiter_) c.acks_waiter_->cancel();
     }
-  } shrink{acks_};
+  } when_empty{*this};
   while (!acks_.empty() && acks_.front().outstanding <= 0) {
     PendingAck a = std::move(acks_.front());
     acks_.pop_front();
@@ -630,8 +667,7 @@ asio::awaitable<bool> MqttConnection::on_subscribe(Subscribe subscribe) {
       continue;
     }
     sub.identifier = identifier;
-    if (!context_.authorizer.may_subscribe(core::Principal{username_.value_or("")},
-                                           s.filter)) {
+    if (!context_.authorizer.may_subscribe(core::Principal{username_.value_or("")}, s.filter)) {
       suback.reason_codes.push_back(is_v5(version_) ? reason::not_authorized
                                                     : reason::v311_subscribe_failure);
       continue;

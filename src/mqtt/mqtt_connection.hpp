@@ -84,6 +84,8 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   bool on_disconnect(const Disconnect& disconnect);
 
   void ack_done(std::uint64_t sequence, std::optional<std::string> failure);
+  // Completes once every acknowledgement owed has been written.
+  boost::asio::awaitable<void> acks_settled();
   void flush_acks();
   // v5: DISCONNECT with the reason; then close once written.
   bool fail(std::uint8_t reason_code, const std::string& why);
@@ -120,10 +122,11 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   std::uint32_t client_max_packet = 0;  // 0: no limit
   std::chrono::steady_clock::time_point last_packet_;
   std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
-  std::vector<std::string> aliases_;  // incoming topic aliases, index = alias
+  std::vector<std::string> aliases_;          // incoming topic aliases, index = alias
   boost::container::deque<PendingAck> acks_;  // allocates only while acks wait
   std::uint64_t next_ack_ = 1;
-  std::size_t incoming_qos1_ = 0;  // QoS 1 publishes not yet acknowledged
+  boost::asio::steady_timer* acks_waiter_ = nullptr;  // while acks_settled() waits
+  std::size_t incoming_qos1_ = 0;                     // QoS 1 publishes not yet acknowledged
 };
 
 }  // namespace skein::mqtt

@@ -30,6 +30,9 @@ MqttServer::MqttServer(runtime::ShardPool& pool, core::Router& router,
       shared_(context_),
       listen_(listen) {
   context_.max_event_bytes = max_event_bytes;
+  // A packet the node announces it takes must fit an event: the node's
+  // largest event bounds the packet (and so every payload in it).
+  context_.settings.max_packet_size = std::min(context_.settings.max_packet_size, max_event_bytes);
   context_.sessions.resize(pool.size());
   context_.connections.resize(pool.size());
 }

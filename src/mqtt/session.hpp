@@ -19,8 +19,8 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <cstdint>
 #include <boost/container/deque.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
