@@ -36,9 +36,7 @@ std::string assign_client_id() {
 }
 
 // Writes one packet and closes: the answers given before a session exists.
-asio::awaitable<void> answer_and_close(runtime::ByteStream& stream, const Packet& packet,
-                                       ProtocolVersion version) {
-  Bytes bytes = encode_packet(packet, version);
+asio::awaitable<void> answer_and_close(runtime::ByteStream& stream, Bytes bytes) {
   try {
     co_await stream.write(bytes);
   } catch (const std::exception&) {
@@ -46,10 +44,12 @@ asio::awaitable<void> answer_and_close(runtime::ByteStream& stream, const Packet
   stream.close();
 }
 
-Connack refusal(ProtocolVersion version, std::uint8_t v5_reason, std::uint8_t v311_code) {
+// The bytes of a refusing CONNACK, built before the co_await that sends
+// them (GCC 12 and temporaries in co_await expressions do not mix).
+Bytes refusal(ProtocolVersion version, std::uint8_t v5_reason, std::uint8_t v311_code) {
   Connack c;
   c.reason_code = is_v5(version) ? v5_reason : v311_code;
-  return c;
+  return encode_packet(c, version);
 }
 
 }  // namespace
@@ -105,12 +105,16 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
     const auto version = v5 ? ProtocolVersion::v5 : ProtocolVersion::v311;
     if (error->kind == ErrorKind::unsupported_protocol) {
       // 3.1.1 CONNACK 0x01 for an unknown level [MQTT-3.1.2-2]; v5 0x84.
-      co_await answer_and_close(*stream,
-                                refusal(version, reason::unsupported_protocol_version,
-                                        reason::v311_unacceptable_protocol_version),
-                                version);
+      {
+        Bytes answer = refusal(version, reason::unsupported_protocol_version,
+                               reason::v311_unacceptable_protocol_version);
+        co_await answer_and_close(*stream, std::move(answer));
+      }
     } else if (v5) {
-      co_await answer_and_close(*stream, refusal(version, error->reason_code(), 0), version);
+      {
+        Bytes answer = refusal(version, error->reason_code(), 0);
+        co_await answer_and_close(*stream, std::move(answer));
+      }
     } else {
       stream->close();  // 3.1.1: close without CONNACK [MQTT-3.1.4-1]
     }
@@ -121,15 +125,20 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
   if (connect.client_id.empty()) {
     // 3.1.1 assigns an id only to a clean session [MQTT-3.1.3-7, -8].
     if (!is_v5(version) && !connect.clean_start) {
-      co_await answer_and_close(*stream, refusal(version, 0, reason::v311_identifier_rejected),
-                                version);
+      {
+        Bytes answer = refusal(version, 0, reason::v311_identifier_rejected);
+        co_await answer_and_close(*stream, std::move(answer));
+      }
       co_return;
     }
     connect.client_id = assign_client_id();
     assigned = true;
   }
   if (is_v5(version) && connect.properties.authentication_method) {
-    co_await answer_and_close(*stream, refusal(version, 0x8C, 0), version);  // bad auth method
+    {
+      Bytes answer = refusal(version, 0x8C, 0);
+      co_await answer_and_close(*stream, std::move(answer));
+    }  // bad auth method
     co_return;
   }
   core::AuthFailure failure{};
@@ -137,11 +146,12 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
   if (connect.password) password.emplace(connect.password->begin(), connect.password->end());
   if (!context.authorizer.authenticate(connect.username, password, failure)) {
     const bool bad = failure == core::AuthFailure::bad_credentials;
-    co_await answer_and_close(
-        *stream,
-        refusal(version, bad ? reason::bad_user_name_or_password : reason::not_authorized,
-                bad ? reason::v311_bad_user_name_or_password : reason::v311_not_authorized),
-        version);
+    {
+      Bytes answer =
+          refusal(version, bad ? reason::bad_user_name_or_password : reason::not_authorized,
+                  bad ? reason::v311_bad_user_name_or_password : reason::v311_not_authorized);
+      co_await answer_and_close(*stream, std::move(answer));
+    }
     co_return;
   }
   if (connect.will) {
@@ -150,10 +160,10 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
     if (bad_topic) {
       spdlog::info("mqtt: {} refused: will topic {} is not a valid topic", peer,
                    connect.will->topic);
-      if (is_v5(version))
-        co_await answer_and_close(*stream, refusal(version, reason::topic_name_invalid, 0),
-                                  version);
-      else
+      if (is_v5(version)) {
+        Bytes answer = refusal(version, reason::topic_name_invalid, 0);
+        co_await answer_and_close(*stream, std::move(answer));
+      } else
         stream->close();
       co_return;
     }

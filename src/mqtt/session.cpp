@@ -32,9 +32,9 @@ Session::Session(MqttContext& context, unsigned shard, std::string client_id)
   count(context_.counters.sessions);
 }
 
-Session::~Session() {
-  context_.counters.sessions.fetch_sub(1, std::memory_order_relaxed);
-}
+// The router's table may hold a session past the MQTT face (node shutdown):
+// nothing of the context is touched here; end() uncounts the session.
+Session::~Session() = default;
 
 // ------------------------------------------------------------ connection life
 
@@ -131,6 +131,7 @@ void Session::publish_will() {
 void Session::end() {
   if (ended_) return;
   ended_ = true;
+  context_.counters.sessions.fetch_sub(1, std::memory_order_relaxed);
   expiry_timer_.reset();
   publish_will();
   std::vector<storage::RecordSpec> records;
@@ -156,8 +157,11 @@ void Session::end() {
       context_.pool.executor(shard()),
       [](std::shared_ptr<Session> session,
          std::map<std::string, SessionSubscription> subs) -> asio::awaitable<void> {
-        for (auto& [filter, sub] : subs)
-          if (!sub.share.empty()) co_await session->context_.shared.leave(sub.share, session->id_);
+        for (auto& [filter, sub] : subs) {
+          if (sub.share.empty()) continue;
+          std::string key = sub.share;
+          co_await session->context_.shared.leave(std::move(key), session->id_);
+        }
         co_await session->sync_router_filters();
       }(self, std::move(subs)),
       asio::detached);
@@ -172,10 +176,12 @@ asio::awaitable<bool> Session::subscribe(SessionSubscription subscription) {
   std::vector<std::string> filters = subscription.filters;
   subs_[filter] = std::move(subscription);
   if (!share.empty()) {
-    if (!existed)
-      co_await context_.shared.join(share, std::move(filters),
-                                    std::static_pointer_cast<Session>(shared_from_this()), id_,
+    if (!existed) {
+      std::weak_ptr<Session> member = std::static_pointer_cast<Session>(shared_from_this());
+      std::string key = share;
+      co_await context_.shared.join(std::move(key), std::move(filters), std::move(member), id_,
                                     shard());
+    }
   } else {
     co_await sync_router_filters();
   }
@@ -188,9 +194,10 @@ asio::awaitable<bool> Session::unsubscribe(std::string filter) {
   if (it == subs_.end()) co_return false;
   const std::string share = it->second.share;
   subs_.erase(it);
-  if (!share.empty())
-    co_await context_.shared.leave(share, id_);
-  else
+  if (!share.empty()) {
+    std::string key = share;
+    co_await context_.shared.leave(std::move(key), id_);
+  } else
     co_await sync_router_filters();
   if (stored()) write_session_record();
   co_return true;
@@ -210,9 +217,16 @@ asio::awaitable<void> Session::sync_router_filters() {
                       std::back_inserter(remove));
   if (add.empty() && remove.empty()) co_return;
   router_filters_ = wanted;
-  auto self = std::static_pointer_cast<Session>(shared_from_this());
-  if (!add.empty()) co_await context_.subscriptions.subscribe(self, std::move(add));
-  if (!remove.empty()) co_await context_.subscriptions.unsubscribe(self, std::move(remove));
+  // Named arguments of the exact parameter types: GCC 12 destroys converted
+  // temporaries in a co_await expression twice.
+  if (!add.empty()) {
+    core::DestinationPtr self = shared_from_this();
+    co_await context_.subscriptions.subscribe(std::move(self), std::move(add));
+  }
+  if (!remove.empty()) {
+    core::DestinationPtr self = shared_from_this();
+    co_await context_.subscriptions.unsubscribe(std::move(self), std::move(remove));
+  }
 }
 
 void Session::send_retained(const SessionSubscription& sub, bool existed) {

@@ -126,11 +126,18 @@ asio::awaitable<void> SharedGroups::join(std::string key, std::vector<std::strin
     }
     group = slot;
   }
-  // Members change on the group's shard only.
+  // Members change on the group's shard only. Named arguments of the exact
+  // parameter types: GCC 12 destroys temporaries (lambdas, converted
+  // pointers) in a co_await expression twice.
   SharedGroup::Member joining{std::move(member), member_id, member_shard};
-  co_await runtime::run_on(context_.pool.executor(group->home_shard()),
-                           [group, joining] { group->add(joining); });
-  if (fresh) co_await context_.subscriptions.subscribe(group, group->filters);
+  auto add = [group, joining] { group->add(joining); };
+  asio::any_io_executor home = context_.pool.executor(group->home_shard());
+  co_await runtime::run_on(std::move(home), std::move(add));
+  if (fresh) {
+    core::DestinationPtr destination = group;
+    std::vector<std::string> filters_copy = group->filters;
+    co_await context_.subscriptions.subscribe(std::move(destination), std::move(filters_copy));
+  }
 }
 
 asio::awaitable<void> SharedGroups::leave(std::string key, std::uint64_t member_id) {
@@ -141,9 +148,9 @@ asio::awaitable<void> SharedGroups::leave(std::string key, std::uint64_t member_
     if (it == groups_.end()) co_return;
     group = it->second;
   }
-  const bool now_empty =
-      co_await runtime::run_on(context_.pool.executor(group->home_shard()),
-                               [group, member_id] { return group->remove(member_id); });
+  auto remove = [group, member_id] { return group->remove(member_id); };
+  asio::any_io_executor home = context_.pool.executor(group->home_shard());
+  const bool now_empty = co_await runtime::run_on(home, std::move(remove));
   if (!now_empty) co_return;
   {
     std::lock_guard lock(mutex_);
@@ -151,14 +158,17 @@ asio::awaitable<void> SharedGroups::leave(std::string key, std::uint64_t member_
     if (it == groups_.end() || it->second != group || !group->empty()) co_return;
     groups_.erase(it);
   }
-  co_await context_.subscriptions.unsubscribe(group, group->filters);
+  core::DestinationPtr destination = group;
+  std::vector<std::string> filters_copy = group->filters;
+  co_await context_.subscriptions.unsubscribe(std::move(destination), std::move(filters_copy));
   // Events that reached the group meanwhile have no member left.
-  co_await runtime::run_on(context_.pool.executor(group->home_shard()), [group] {
+  auto answer_left = [group] {
     std::vector<core::EventPtr> left;
     group->take(left, std::numeric_limits<std::size_t>::max());
     for (auto& event : left)
       if (event->receipt) event->receipt->stored(false);
-  });
+  };
+  co_await runtime::run_on(home, std::move(answer_left));
 }
 
 void SharedGroups::hand_back(const std::string& key, core::EventPtr event, std::uint64_t from,
