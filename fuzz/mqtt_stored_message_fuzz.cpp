@@ -16,10 +16,14 @@ void require(bool ok) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
-  auto event = skein::mqtt::decode_stored(input);
+  std::uint16_t packet_id = 0;
+  auto event = skein::mqtt::decode_stored(input, &packet_id);
   if (!event) return 0;
-  const std::string again = skein::mqtt::encode_stored(*event);
-  auto back = skein::mqtt::decode_stored(again);
+  const std::string again =
+      skein::mqtt::encode_stored(*event, std::nullopt, std::nullopt, packet_id);
+  std::uint16_t packet_id_again = 0;
+  auto back = skein::mqtt::decode_stored(again, &packet_id_again);
+  require(packet_id_again == packet_id);
   require(back.has_value());
   require(back->topic == event->topic && back->payload == event->payload);
   require(back->qos == event->qos && back->retain == event->retain);

@@ -79,15 +79,18 @@ std::int64_t get_i64(std::string_view bytes) {
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(bytes[i]);
   return static_cast<std::int64_t>(v);
 }
-constexpr std::size_t kPrefix = 1 + 8 + 8;
+constexpr std::size_t kPrefix = 1 + 8 + 8 + 2;
+constexpr char kVersion = 1;  // 0 had no packet id; never written outside tests
 }  // namespace
 
 std::string encode_stored(const core::Event& event, std::optional<std::uint8_t> qos_override,
-                          std::optional<bool> retain_override) {
+                          std::optional<bool> retain_override, std::uint16_t packet_id) {
   std::string out;
-  out.push_back(0);  // version
+  out.push_back(kVersion);
   put_i64(out, event.timestamp_ms);
   put_i64(out, event.expires_at_ms.value_or(-1));
+  out.push_back(static_cast<char>(packet_id >> 8));
+  out.push_back(static_cast<char>(packet_id & 0xff));
   const auto qos =
       static_cast<QoS>(std::min<std::uint8_t>(qos_override.value_or(published_qos(event)), 2));
   Publish header = publish_for(event, qos, retain_override.value_or(event.retain), 1, {},
@@ -100,10 +103,13 @@ std::string encode_stored(const core::Event& event, std::optional<std::uint8_t> 
   return out;
 }
 
-std::optional<core::Event> decode_stored(std::string_view bytes) {
-  if (bytes.size() < kPrefix || bytes[0] != 0) return std::nullopt;
+std::optional<core::Event> decode_stored(std::string_view bytes, std::uint16_t* packet_id) {
+  if (bytes.size() < kPrefix || bytes[0] != kVersion) return std::nullopt;
   const std::int64_t timestamp = get_i64(bytes.substr(1));
   const std::int64_t expires_at = get_i64(bytes.substr(9));
+  if (packet_id)
+    *packet_id = static_cast<std::uint16_t>((static_cast<unsigned char>(bytes[17]) << 8) |
+                                            static_cast<unsigned char>(bytes[18]));
   ByteView packet(reinterpret_cast<const std::uint8_t*>(bytes.data()) + kPrefix,
                   bytes.size() - kPrefix);
   const Frame frame = split_frame(packet);

@@ -39,13 +39,15 @@ Publish publish_for(const core::Event& event, QoS qos, bool retain, std::uint16_
                     const std::vector<std::uint32_t>& subscription_ids, ProtocolVersion version,
                     std::int64_t now);
 
-// The stored form: a version byte, the timestamp, then the message as a v5
-// PUBLISH (whose decoder is fuzzed), with the expiry as an absolute time.
-// `qos` and `retain`, when given, replace the event's own (a session stores
-// a message as it will deliver it).
+// The stored form: a version byte, the timestamp, the expiry time, the
+// packet id it was last sent with (0: not sent), then the message as a v5
+// PUBLISH (whose decoder is fuzzed). `qos` and `retain`, when given,
+// replace the event's own (a session stores a message as it will deliver it).
 std::string encode_stored(const core::Event& event, std::optional<std::uint8_t> qos = std::nullopt,
-                          std::optional<bool> retain = std::nullopt);
-// nullopt when the bytes are not a stored message.
-std::optional<core::Event> decode_stored(std::string_view bytes);
+                          std::optional<bool> retain = std::nullopt, std::uint16_t packet_id = 0);
+// nullopt when the bytes are not a stored message; `packet_id`, when given,
+// receives the packet id it was sent with.
+std::optional<core::Event> decode_stored(std::string_view bytes,
+                                         std::uint16_t* packet_id = nullptr);
 
 }  // namespace skein::mqtt

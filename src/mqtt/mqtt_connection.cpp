@@ -563,7 +563,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
   acks_.push_back(PendingAck{sequence,
                              qos == QoS::at_least_once ? PacketType::puback : PacketType::pubrec,
                              id,
-                             qos == QoS::exactly_once ? 2 : 1,
+                             qos == QoS::exactly_once ? 2 : 1,  // QoS 2: then the id's record
                              0,
                              {}});
   if (qos == QoS::at_least_once) ++incoming_qos1_;
@@ -576,11 +576,11 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
         });
       });
   core::EventPtr stamped = context_.router.stamp(std::move(event));
-  if (qos == QoS::exactly_once) {
-    session_->await_pubrel(id, [weak, sequence] {
-      if (auto self = weak.lock()) self->ack_done(sequence, std::nullopt);
-    });
-  }
+  // The id is held at once (a resent PUBLISH is not published again) and
+  // recorded durably only after the message is stored wherever it must be
+  // (ack_done): a crash in between makes a resend publish it again (at
+  // least once) rather than lose it.
+  if (qos == QoS::exactly_once) session_->hold_pubrel(id);
   if (retain && !co_await context_.retained.set(stamped)) {
     stamped->receipt->failed("the retained message could not be stored");
     co_return true;
@@ -602,6 +602,18 @@ void MqttConnection::ack_done(std::uint64_t sequence, std::optional<std::string>
       a.reason_text = "not stored: " + *failure;
     }
     --a.outstanding;
+    if (a.type == PacketType::pubrec && a.outstanding == 1) {
+      if (a.reason >= 0x80 || !session_) {
+        a.outstanding = 0;
+      } else {
+        // Stored where it must be: now the id awaiting PUBREL, then PUBREC.
+        std::weak_ptr<MqttConnection> weak = weak_from_this();
+        session_->record_pubrel(a.packet_id, [weak, sequence] {
+          if (auto self = weak.lock()) self->ack_done(sequence, std::nullopt);
+        });
+        return;
+      }
+    }
     break;
   }
   flush_acks();

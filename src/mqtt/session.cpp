@@ -416,6 +416,12 @@ void Session::send_ready() {
       continue;
     }
     next.packet_id = next_packet_id();
+    if (next.stored) {
+      // The id goes into the stored record, so that after a restart the
+      // message is resent as the same PUBLISH (DUP, same id) [MQTT-4.4.0-1].
+      records.push_back(SessionStore::message_record(client_id_, next.stored, next.event.get(),
+                                                     next.qos, next.retain, next.packet_id));
+    }
     if (!connection_->write_publish(next, false)) {
       // Larger than the client takes: discarded as if sent [MQTT-3.1.2-25].
       forget(next, records);
@@ -498,9 +504,8 @@ void Session::hand_back_shared() {
 
 // ---------------------------------------------------------- incoming QoS 2
 
-void Session::await_pubrel(std::uint16_t packet_id, std::function<void()> done) {
-  pubrel_.insert(packet_id);
-  if (!stored()) {
+void Session::record_pubrel(std::uint16_t packet_id, std::function<void()> done) {
+  if (!stored() || !pubrel_.count(packet_id)) {
     done();
     return;
   }
@@ -541,15 +546,22 @@ asio::awaitable<void> Session::restore(StoredSession stored) {
   expiry_ = stored.expiry;
   disconnected_at_ = stored.disconnected_at < 0 ? now_ms() : stored.disconnected_at;
   pubrel_ = stored.awaiting_pubrel;
-  for (auto& [sequence, event] : stored.messages) {
+  for (auto& [sequence, kept] : stored.messages) {
     Outgoing message;
-    message.qos = static_cast<QoS>(std::min<std::uint8_t>(published_qos(event), 2));
-    message.retain = event.retain;
+    message.qos = static_cast<QoS>(std::min<std::uint8_t>(published_qos(kept.event), 2));
+    message.retain = kept.event.retain;
     message.stored = sequence;
-    message.event = std::make_shared<const core::Event>(std::move(event));
+    message.packet_id = kept.packet_id;
+    message.event = std::make_shared<const core::Event>(std::move(kept.event));
     next_store_sequence_ = std::max(next_store_sequence_, sequence + 1);
-    queued_.push_back(std::move(message));
+    // Sent before the restart: in flight again, resent with DUP and its id.
+    if (message.packet_id != 0)
+      inflight_.push_back(std::move(message));
+    else
+      queued_.push_back(std::move(message));
   }
+  // Ids continue after the highest in flight.
+  for (const Outgoing& m : inflight_) last_packet_id_ = std::max(last_packet_id_, m.packet_id);
   for (const StoredSubscription& s : stored.subscriptions) {
     SessionSubscription sub;
     if (auto error = translate_subscription(s.options, sub)) {

@@ -111,8 +111,10 @@ class Session final : public core::Destination {
 
   // --- incoming QoS 2 (MQTT 4.3.3 method B): the ids awaiting PUBREL
   bool awaiting_pubrel(std::uint16_t packet_id) const { return pubrel_.count(packet_id) > 0; }
-  // Records the id (durably for a stored session); `done` runs once recorded.
-  void await_pubrel(std::uint16_t packet_id, std::function<void()> done);
+  // Holds the id in memory from the PUBLISH on; then records it durably (a
+  // stored session) once the message is stored: `done` runs after that.
+  void hold_pubrel(std::uint16_t packet_id) { pubrel_.insert(packet_id); }
+  void record_pubrel(std::uint16_t packet_id, std::function<void()> done);
   // PUBREL came: false when the id was unknown.
   bool release(std::uint16_t packet_id);
   std::size_t incoming_pending() const { return pubrel_.size(); }

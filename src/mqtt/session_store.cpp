@@ -81,12 +81,12 @@ storage::RecordSpec SessionStore::session_record(const StoredSession& s) {
 
 storage::RecordSpec SessionStore::message_record(const std::string& client_id,
                                                  std::uint64_t sequence, const core::Event* event,
-                                                 QoS qos, bool retain) {
+                                                 QoS qos, bool retain, std::uint16_t packet_id) {
   std::string key = child_key('M', client_id);
   put(key, sequence, 8);
   if (!event) return runtime::KeyedLog::record(std::move(key), std::nullopt);
-  return runtime::KeyedLog::record(std::move(key),
-                                   encode_stored(*event, static_cast<std::uint8_t>(qos), retain));
+  return runtime::KeyedLog::record(
+      std::move(key), encode_stored(*event, static_cast<std::uint8_t>(qos), retain, packet_id));
 }
 
 storage::RecordSpec SessionStore::pubrel_record(const std::string& client_id,
@@ -156,12 +156,13 @@ std::map<std::string, StoredSession> SessionStore::load() {
         if (found != sessions.end()) found->second.messages.erase(sequence);
         return;
       }
-      auto event = decode_stored(*value);
+      std::uint16_t packet_id = 0;
+      auto event = decode_stored(*value, &packet_id);
       if (!event) {
         spdlog::warn("mqtt: a stored message of {} is damaged; it is dropped", client);
         return;
       }
-      sessions[client].messages[sequence] = std::move(*event);
+      sessions[client].messages[sequence] = StoredMessage{std::move(*event), packet_id};
     } else if (kind == 'I') {
       const auto id = static_cast<std::uint16_t>(c.get(2));
       if (!c.ok) return;

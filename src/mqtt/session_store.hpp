@@ -38,13 +38,18 @@ struct StoredSubscription {
   std::uint32_t identifier = 0;  // 0: none
 };
 
+struct StoredMessage {
+  core::Event event;
+  std::uint16_t packet_id = 0;  // the id it was sent with; 0: not sent yet
+};
+
 struct StoredSession {
   std::string client_id;
   ProtocolVersion version = ProtocolVersion::v5;
   std::uint32_t expiry = 0;           // seconds; 0xFFFFFFFF never
   std::int64_t disconnected_at = -1;  // epoch ms; -1 while connected
   std::vector<StoredSubscription> subscriptions;
-  std::map<std::uint64_t, core::Event> messages;  // by sequence
+  std::map<std::uint64_t, StoredMessage> messages;  // by sequence
   std::set<std::uint16_t> awaiting_pubrel;
 };
 
@@ -64,7 +69,7 @@ class SessionStore {
   // this session); a null event deletes it.
   static storage::RecordSpec message_record(const std::string& client_id, std::uint64_t sequence,
                                             const core::Event* event, QoS qos = QoS::at_most_once,
-                                            bool retain = false);
+                                            bool retain = false, std::uint16_t packet_id = 0);
   static storage::RecordSpec pubrel_record(const std::string& client_id, std::uint16_t packet_id,
                                            bool awaiting);  // false: delete
   static storage::RecordSpec session_tombstone(const std::string& client_id);

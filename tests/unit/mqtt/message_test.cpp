@@ -119,6 +119,15 @@ TEST(MqttMessage, StoredFormRoundTrips) {
   EXPECT_EQ(back->headers[1].value, "2");
 }
 
+TEST(MqttMessage, StoredFormKeepsThePacketIdItWasSentWith) {
+  core::Event e = event_from_publish(full_publish(), 7);
+  std::uint16_t id = 1;
+  ASSERT_TRUE(decode_stored(encode_stored(e), &id));
+  EXPECT_EQ(id, 0);  // not sent
+  ASSERT_TRUE(decode_stored(encode_stored(e, 1, false, 65535), &id));
+  EXPECT_EQ(id, 65535);
+}
+
 TEST(MqttMessage, StoredFormWithoutOverridesKeepsTheEventsOwn) {
   core::Event e = event_from_publish(full_publish(), 7);
   auto back = decode_stored(encode_stored(e));
@@ -131,7 +140,7 @@ TEST(MqttMessage, DamagedStoredFormsAreRefused) {
   core::Event e = event_from_publish(full_publish(), 7);
   const std::string stored = encode_stored(e);
   EXPECT_FALSE(decode_stored(""));
-  EXPECT_FALSE(decode_stored(std::string(1, '\x01') + stored.substr(1)));  // unknown version
+  EXPECT_FALSE(decode_stored(std::string(1, '\x07') + stored.substr(1)));  // unknown version
   for (std::size_t n = 0; n < stored.size(); ++n)
     EXPECT_FALSE(decode_stored(stored.substr(0, n))) << n;  // every truncation
   EXPECT_FALSE(decode_stored(stored + "x"));                // trailing bytes
