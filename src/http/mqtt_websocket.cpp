@@ -2,6 +2,8 @@
 #include "http/mqtt_websocket.hpp"
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
@@ -32,12 +34,35 @@ class WebSocketByteStream final : public runtime::ByteStream {
       if (ec) throw boost::system::system_error(ec);
       if (!ws_->got_binary()) co_return 0;
     }
-    const std::size_t n = max_bytes == 0 ? pending_.size() : std::min(pending_.size(), max_bytes);
-    const auto* bytes = static_cast<const std::uint8_t*>(pending_.data().data());
-    buffer.insert(buffer.end(), bytes, bytes + n);
-    pending_.consume(n);
-    if (pending_.size() == 0) pending_.shrink_to_fit();
-    co_return n;
+    co_return take(buffer, max_bytes);
+  }
+
+  std::size_t read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
+                             boost::system::error_code& ec) override {
+    if (failed_) {
+      ec = failed_;
+      return 0;
+    }
+    return take(buffer, max_bytes);
+  }
+
+  void wait_readable(asio::any_io_executor executor,
+                     std::function<void(boost::system::error_code)> ready) override {
+    if (pending_.size() > 0 || failed_) {
+      asio::post(executor, [ready = std::move(ready), ec = failed_] { ready(ec); });
+      return;
+    }
+    // A WebSocket is read by messages: the next one waits in pending_.
+    ws_->async_read_some(
+        pending_, 64 * 1024,
+        asio::bind_executor(
+            executor, [this, ready = std::move(ready)](boost::system::error_code ec, std::size_t) {
+              if (ec == websocket::error::closed) ec = asio::error::eof;
+              // Text frames are not MQTT [MQTT-6.0.0-1]: the connection closes.
+              if (!ec && !ws_->got_binary()) ec = asio::error::eof;
+              if (ec) failed_ = ec;
+              ready(ec);
+            }));
   }
 
   asio::awaitable<void> write(std::span<const std::uint8_t> bytes) override {
@@ -56,8 +81,18 @@ class WebSocketByteStream final : public runtime::ByteStream {
   std::unique_ptr<runtime::ByteStream> rehome(asio::any_io_executor) override { return nullptr; }
 
  private:
+  std::size_t take(std::vector<std::uint8_t>& buffer, std::size_t max_bytes) {
+    const std::size_t n = max_bytes == 0 ? pending_.size() : std::min(pending_.size(), max_bytes);
+    const auto* bytes = static_cast<const std::uint8_t*>(pending_.data().data());
+    buffer.insert(buffer.end(), bytes, bytes + n);
+    pending_.consume(n);
+    if (pending_.size() == 0) pending_.shrink_to_fit();
+    return n;
+  }
+
   std::unique_ptr<Socket> ws_;
   beast::flat_buffer pending_;
+  boost::system::error_code failed_;  // once the WebSocket ended or failed
   std::string peer_;
 };
 

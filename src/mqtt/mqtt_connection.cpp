@@ -278,47 +278,67 @@ asio::awaitable<void> MqttConnection::start(MqttContext& context, unsigned shard
   auto connection = std::make_shared<MqttConnection>(
       context, shard, std::move(stream), std::move(*connect), std::move(unread), assigned_id);
   connect.reset();
-  co_await connection->run();
+  co_await connection->start_session();
+  connection->last_packet_ = std::chrono::steady_clock::now();
+  connection->arm_keep_alive();
+  co_await serve(std::move(connection));
 }
 
-asio::awaitable<void> MqttConnection::run() {
-  co_await start_session();
-  last_packet_ = std::chrono::steady_clock::now();
-  arm_keep_alive();
+asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self) {
+  MqttConnection& c = *self;
   try {
-    while (!closed_) {
+    while (!c.closed_) {
       // Whole packets first: bytes may have come with the CONNECT.
       std::size_t used = 0;
       bool keep_going = true;
-      while (keep_going && !closed_) {
+      while (keep_going && !c.closed_) {
         const Frame frame =
-            split_frame(ByteView(in_).subspan(used), context_.settings.max_packet_size);
+            split_frame(ByteView(c.in_).subspan(used), c.context_.settings.max_packet_size);
         if (frame.status == FrameStatus::incomplete) break;
         if (frame.status == FrameStatus::malformed) {
-          keep_going = fail(reason::malformed_packet, "MQTT-1.5.5-1: bad remaining length");
+          keep_going = c.fail(reason::malformed_packet, "MQTT-1.5.5-1: bad remaining length");
           break;
         }
         if (frame.status == FrameStatus::too_large) {
           keep_going =
-              fail(reason::packet_too_large,
-                   "a packet of " + std::to_string(frame.header_size + frame.remaining_length) +
-                       " bytes is over mqtt.max_packet_size");
+              c.fail(reason::packet_too_large,
+                     "a packet of " + std::to_string(frame.header_size + frame.remaining_length) +
+                         " bytes is over mqtt.max_packet_size");
           break;
         }
-        last_packet_ = std::chrono::steady_clock::now();
-        const ByteView packet = ByteView(in_).subspan(used, frame.size);
+        c.last_packet_ = std::chrono::steady_clock::now();
+        const ByteView packet = ByteView(c.in_).subspan(used, frame.size);
         // A handler may wait; `in_` stays put meanwhile (only this loop changes it).
-        keep_going = co_await handle(packet);
+        keep_going = co_await c.handle(packet);
         used += frame.size;
       }
-      if (!keep_going || closed_) break;
-      in_.erase(in_.begin(), in_.begin() + static_cast<std::ptrdiff_t>(used));
-      if (in_.empty()) Bytes().swap(in_);  // idle connections keep no buffer
-      if (co_await stream_->read_some(in_, 0) == 0) break;
+      if (!keep_going || c.closed_) break;
+      c.in_.erase(c.in_.begin(), c.in_.begin() + static_cast<std::ptrdiff_t>(used));
+      boost::system::error_code ec;
+      if (c.stream_->read_available(c.in_, 0, ec) > 0) continue;
+      if (ec) break;  // closed by the peer, or failed
+      // Nothing to read: wait without a coroutine or a buffer. An idle
+      // connection is this wait, its connection and its session.
+      if (c.in_.empty()) Bytes().swap(c.in_);
+      asio::any_io_executor executor = c.context_.pool.executor(c.shard_);
+      c.stream_->wait_readable(executor, [self, executor](boost::system::error_code error) {
+        if (error || self->closed_) {
+          self->finish();
+          return;
+        }
+        asio::co_spawn(executor, serve(self), asio::detached);
+      });
+      co_return;
     }
   } catch (const std::exception& e) {
-    spdlog::debug("mqtt: {} ({}): {}", peer_, client_id_, e.what());
+    spdlog::debug("mqtt: {} ({}): {}", c.peer_, c.client_id_, e.what());
   }
+  c.finish();
+}
+
+void MqttConnection::finish() {
+  if (finished_) return;
+  finished_ = true;
   if (attached_ && session_) {
     attached_ = false;
     std::optional<core::Event> will;
@@ -328,7 +348,7 @@ asio::awaitable<void> MqttConnection::run() {
   keep_alive_timer_.reset();
   if (!writer_running_) {
     close();
-    co_return;
+    return;
   }
   // Let a final DISCONNECT go out, but not wait on a client that reads nothing.
   close_after_write_ = true;

@@ -74,7 +74,12 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
     std::string reason_text;
   };
 
-  boost::asio::awaitable<void> run();
+  // Reads and answers packets while bytes are available, then leaves a
+  // wait for more behind (which serves again) and ends.
+  static boost::asio::awaitable<void> serve(std::shared_ptr<MqttConnection> self);
+  // The connection is over: the session detaches (will rules), the stream
+  // closes once a final DISCONNECT is written.
+  void finish();
   boost::asio::awaitable<bool> start_session();
   // Handles one whole packet; false to close.
   boost::asio::awaitable<bool> handle(ByteView packet);
@@ -116,6 +121,7 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   bool writer_running_ = false;
   bool close_after_write_ = false;
   bool closed_ = false;
+  bool finished_ = false;
   bool attached_ = false;  // the session still counts this connection as its own
   bool send_will_ = true;  // false after a normal DISCONNECT
   std::uint16_t keep_alive_ = 0;

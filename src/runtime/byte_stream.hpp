@@ -8,8 +8,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -27,6 +29,17 @@ class ByteStream {
   // stream holds no buffer of its own while it waits.
   virtual boost::asio::awaitable<std::size_t> read_some(std::vector<std::uint8_t>& buffer,
                                                         std::size_t max_bytes) = 0;
+  // Appends what can be read now without waiting (at most `max_bytes`; 0:
+  // no limit) to `buffer` and returns how many bytes; 0 with `ec` clear
+  // when nothing is there yet; `ec` set when the peer closed (eof) or the
+  // stream failed.
+  virtual std::size_t read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
+                                     boost::system::error_code& ec) = 0;
+  // Calls `ready` on `executor` once bytes can be read, or with an error
+  // when the stream closed or failed. A TCP stream holds no buffer and no
+  // coroutine while it waits: an idle connection costs only this wait.
+  virtual void wait_readable(boost::asio::any_io_executor executor,
+                             std::function<void(boost::system::error_code)> ready) = 0;
   // Writes every byte; throws boost::system::system_error on errors.
   virtual boost::asio::awaitable<void> write(std::span<const std::uint8_t> bytes) = 0;
   // Closes at once (from the stream's thread); pending operations fail.

@@ -4,6 +4,7 @@
 
 #include <sys/ioctl.h>
 
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
@@ -18,27 +19,42 @@ TcpByteStream::TcpByteStream(tcp::socket socket) : socket_(std::move(socket)) {
   socket_.set_option(tcp::no_delay(true), ignored);
 }
 
+std::size_t TcpByteStream::read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
+                                          boost::system::error_code& ec) {
+  constexpr std::size_t kChunk = 64 * 1024;
+  int available = 0;
+  std::size_t want = kChunk;
+  // Size the buffer by what is waiting (a busy connection), not by the chunk.
+  if (::ioctl(socket_.native_handle(), FIONREAD, &available) == 0 && available > 0)
+    want = std::max<std::size_t>(static_cast<std::size_t>(available), 4096);
+  want = std::min(want, max_bytes == 0 ? kChunk : max_bytes);
+  const std::size_t old = buffer.size();
+  buffer.resize(old + want);
+  const std::size_t n = socket_.read_some(asio::buffer(buffer.data() + old, want), ec);
+  buffer.resize(old + n);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) ec.clear();
+  if (buffer.empty()) buffer.shrink_to_fit();
+  return n;
+}
+
+void TcpByteStream::wait_readable(asio::any_io_executor executor,
+                                  std::function<void(boost::system::error_code)> ready) {
+  socket_.async_wait(
+      tcp::socket::wait_read,
+      asio::bind_executor(executor,
+                          [ready = std::move(ready)](boost::system::error_code ec) { ready(ec); }));
+}
+
 asio::awaitable<std::size_t> TcpByteStream::read_some(std::vector<std::uint8_t>& buffer,
                                                       std::size_t max_bytes) {
   // Try first (a busy connection usually has bytes waiting), wait only when
   // there are none: the wait itself needs no buffer.
-  constexpr std::size_t kChunk = 64 * 1024;
   while (true) {
-    int available = 0;
-    std::size_t want = kChunk;
-    if (::ioctl(socket_.native_handle(), FIONREAD, &available) == 0 && available > 0)
-      want = std::max<std::size_t>(static_cast<std::size_t>(available), 4096);
-    want = std::min(want, max_bytes == 0 ? kChunk : max_bytes);
-    const std::size_t old = buffer.size();
-    buffer.resize(old + want);
     boost::system::error_code ec;
-    const std::size_t n = socket_.read_some(asio::buffer(buffer.data() + old, want), ec);
-    buffer.resize(old + n);
-    if (!ec) co_return n;
+    const std::size_t n = read_available(buffer, max_bytes, ec);
+    if (n > 0) co_return n;
     if (ec == asio::error::eof) co_return 0;
-    if (ec != asio::error::would_block && ec != asio::error::try_again)
-      throw boost::system::system_error(ec);
-    if (buffer.empty()) buffer.shrink_to_fit();
+    if (ec) throw boost::system::system_error(ec);
     co_await socket_.async_wait(tcp::socket::wait_read, asio::use_awaitable);
   }
 }

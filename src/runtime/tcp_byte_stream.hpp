@@ -15,6 +15,10 @@ class TcpByteStream final : public ByteStream {
 
   boost::asio::awaitable<std::size_t> read_some(std::vector<std::uint8_t>& buffer,
                                                 std::size_t max_bytes) override;
+  std::size_t read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
+                             boost::system::error_code& ec) override;
+  void wait_readable(boost::asio::any_io_executor executor,
+                     std::function<void(boost::system::error_code)> ready) override;
   boost::asio::awaitable<void> write(std::span<const std::uint8_t> bytes) override;
   void close() override;
   std::string peer() const override;
