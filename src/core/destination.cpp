@@ -46,7 +46,6 @@ std::size_t move_front(Queue& queue, Out& out, std::size_t max) {
     queue.pop_front();
     ++n;
   }
-  if (queue.empty()) queue.shrink_to_fit();
   return n;
 }
 }  // namespace
@@ -63,7 +62,6 @@ void Destination::close() {
   if (closed_) return;
   closed_ = true;
   queue_.clear();
-  queue_.shrink_to_fit();
   wake();
 }
 

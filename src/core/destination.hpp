@@ -9,13 +9,13 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <boost/container/deque.hpp>
 #include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/event.hpp"
+#include "core/lazy_queue.hpp"
 
 namespace skein::core {
 
@@ -76,10 +76,9 @@ class Destination : public std::enable_shared_from_this<Destination> {
   const SlowPolicy policy_;
   bool closed_ = false;
   bool overflowed_ = false;
-  // Boost's deque allocates nothing until used, and gives its memory back
-  // once drained: an idle destination (an MQTT session of a quiet device)
-  // costs no queue.
-  boost::container::deque<EventPtr> queue_;
+  // One pointer while empty: an idle destination (an MQTT session of a
+  // quiet device) costs no queue.
+  LazyQueue<EventPtr> queue_;
 };
 
 using DestinationPtr = std::shared_ptr<Destination>;

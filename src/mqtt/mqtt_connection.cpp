@@ -640,11 +640,10 @@ void MqttConnection::ack_done(std::uint64_t sequence, std::optional<std::string>
 }
 
 void MqttConnection::flush_acks() {
-  struct WhenEmpty {  // an idle connection keeps no queue memory; a waiter wakes
+  struct WhenEmpty {  // once every acknowledgement is out, a waiter (acks_settled) wakes
     MqttConnection& c;
     ~WhenEmpty() {
       if (!c.acks_.empty()) return;
-      c.acks_.shrink_to_fit();
       if (c.acks_waiter_) c.acks_waiter_->cancel();
     }
   } when_empty{*this};

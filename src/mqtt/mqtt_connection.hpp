@@ -15,12 +15,12 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/container/deque.hpp>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/lazy_queue.hpp"
 #include "mqtt/mqtt_context.hpp"
 #include "mqtt/protocol/codec.hpp"
 #include "runtime/byte_stream.hpp"
@@ -128,8 +128,8 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   std::uint32_t client_max_packet = 0;  // 0: no limit
   std::chrono::steady_clock::time_point last_packet_;
   std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
-  std::vector<std::string> aliases_;          // incoming topic aliases, index = alias
-  boost::container::deque<PendingAck> acks_;  // allocates only while acks wait
+  std::vector<std::string> aliases_;  // incoming topic aliases, index = alias
+  core::LazyQueue<PendingAck> acks_;  // allocates only while acks wait
   std::uint64_t next_ack_ = 1;
   boost::asio::steady_timer* acks_waiter_ = nullptr;  // while acks_settled() waits
   std::size_t incoming_qos1_ = 0;                     // QoS 1 publishes not yet acknowledged

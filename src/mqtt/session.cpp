@@ -432,9 +432,6 @@ void Session::send_ready() {
     queued_.pop_front();
   }
   if (!records.empty()) context_.store.write(shard(), std::move(records));
-  // A quiet session holds no queue memory.
-  if (queued_.empty()) queued_.shrink_to_fit();
-  if (inflight_.empty()) inflight_.shrink_to_fit();
 }
 
 void Session::forget(const Outgoing& message, std::vector<storage::RecordSpec>& records) {
@@ -485,7 +482,7 @@ void Session::on_pubcomp(std::uint16_t packet_id) {
 
 void Session::hand_back_shared() {
   // A member whose connection went gives its shared messages to the others.
-  auto give = [&](boost::container::deque<Outgoing>& messages) {
+  auto give = [&](core::LazyQueue<Outgoing>& messages) {
     std::vector<storage::RecordSpec> records;
     for (auto it = messages.begin(); it != messages.end();) {
       if (it->share.empty() || it->released) {

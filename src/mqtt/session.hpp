@@ -19,7 +19,6 @@
 #pragma once
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/container/deque.hpp>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -28,6 +27,7 @@
 #include <vector>
 
 #include "core/destination.hpp"
+#include "core/lazy_queue.hpp"
 #include "mqtt/mqtt_context.hpp"
 #include "mqtt/protocol/codec.hpp"
 #include "mqtt/session_store.hpp"
@@ -163,9 +163,8 @@ class Session final : public core::Destination {
   bool drain_posted_ = false;
   std::map<std::string, SessionSubscription> subs_;
   std::set<std::string> router_filters_;  // the (filter, this) pairs in the router
-  // Boost's deques allocate nothing while empty and give it back once drained.
-  boost::container::deque<Outgoing> inflight_;  // sent, unacknowledged, in send order
-  boost::container::deque<Outgoing> queued_;    // not sent yet
+  core::LazyQueue<Outgoing> inflight_;    // sent, unacknowledged, in send order
+  core::LazyQueue<Outgoing> queued_;      // not sent yet
   std::set<std::uint16_t> pubrel_;
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t next_store_sequence_ = 1;
