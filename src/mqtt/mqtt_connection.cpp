@@ -320,14 +320,15 @@ asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self
       // Nothing to read: wait without a coroutine or a buffer. An idle
       // connection is this wait, its connection and its session.
       if (c.in_.empty()) Bytes().swap(c.in_);
-      asio::any_io_executor executor = c.context_.pool.executor(c.shard_);
-      c.stream_->wait_readable(executor, [self, executor](boost::system::error_code error) {
-        if (error || self->closed_) {
-          self->finish();
-          return;
-        }
-        asio::co_spawn(executor, serve(self), asio::detached);
-      });
+      // The handler holds only the connection (std::function keeps it inline).
+      c.stream_->wait_readable(
+          c.context_.pool.executor(c.shard_), [self](boost::system::error_code error) {
+            if (error || self->closed_) {
+              self->finish();
+              return;
+            }
+            asio::co_spawn(self->context_.pool.executor(self->shard_), serve(self), asio::detached);
+          });
       co_return;
     }
   } catch (const std::exception& e) {

@@ -140,9 +140,10 @@ void Session::end() {
   for (const Outgoing& m : queued_)
     if (m.stored) records.push_back(SessionStore::message_record(client_id_, m.stored, nullptr));
   for (std::uint16_t id : pubrel_)
-    records.push_back(SessionStore::pubrel_record(client_id_, id, false));
-  records.push_back(SessionStore::session_tombstone(client_id_));
-  context_.store.write(shard(), std::move(records));
+    if (written_) records.push_back(SessionStore::pubrel_record(client_id_, id, false));
+  // A session never stored (a clean one) leaves nothing to delete.
+  if (written_) records.push_back(SessionStore::session_tombstone(client_id_));
+  if (!records.empty()) context_.store.write(shard(), std::move(records));
   inflight_.clear();
   queued_.clear();
   pubrel_.clear();
@@ -531,6 +532,7 @@ StoredSession Session::snapshot() const {
 }
 
 void Session::write_session_record() {
+  written_ = true;
   if (!stored()) {
     context_.store.write(shard(), {SessionStore::session_tombstone(client_id_)});
     return;
@@ -541,6 +543,7 @@ void Session::write_session_record() {
 asio::awaitable<void> Session::restore(StoredSession stored) {
   version_ = stored.version;
   expiry_ = stored.expiry;
+  written_ = true;
   disconnected_at_ = stored.disconnected_at < 0 ? now_ms() : stored.disconnected_at;
   pubrel_ = stored.awaiting_pubrel;
   for (auto& [sequence, kept] : stored.messages) {

@@ -160,6 +160,7 @@ class Session final : public core::Destination {
   MqttConnection* connection_ = nullptr;
   std::atomic<bool> online_{false};
   bool ended_ = false;
+  bool written_ = false;  // it has records in the session store
   bool drain_posted_ = false;
   std::map<std::string, SessionSubscription> subs_;
   std::set<std::string> router_filters_;  // the (filter, this) pairs in the router

@@ -39,10 +39,13 @@ std::size_t TcpByteStream::read_available(std::vector<std::uint8_t>& buffer, std
 
 void TcpByteStream::wait_readable(asio::any_io_executor executor,
                                   std::function<void(boost::system::error_code)> ready) {
-  socket_.async_wait(
-      tcp::socket::wait_read,
-      asio::bind_executor(executor,
-                          [ready = std::move(ready)](boost::system::error_code ec) { ready(ec); }));
+  // The socket lives on the caller's shard (rehome put it there): the wait
+  // completes there with no binding, and holds nothing but `ready`.
+  if (executor == socket_.get_executor()) {
+    socket_.async_wait(tcp::socket::wait_read, std::move(ready));
+    return;
+  }
+  socket_.async_wait(tcp::socket::wait_read, asio::bind_executor(executor, std::move(ready)));
 }
 
 asio::awaitable<std::size_t> TcpByteStream::read_some(std::vector<std::uint8_t>& buffer,
