@@ -3,12 +3,14 @@
 //
 //   skein      `skein serve --data <tmp> --http 127.0.0.1:0 --kafka 127.0.0.1:0
 //              --mqtt 127.0.0.1:0 --ready-file <tmp> --log-level warn
-//              --subscriber-queue 1000000` (bench_support's start_node; the
-//              MQTT address is the ready file's "mqtt" key)
+//              --mqtt-max-inflight 1000 --mqtt-max-queued-messages 1000000`
+//              (bench_support's start_node; the MQTT address is the ready
+//              file's "mqtt" key)
 //   mosquitto  Debian's mosquitto with a generated configuration: `listener
 //              PORT 127.0.0.1`, anonymous, no persistence, max_connections -1,
-//              max_inflight_messages 1000, max_queued_messages 1000000, its
-//              open-file limit raised to the hard limit before exec
+//              max_inflight_messages 1000, max_queued_messages 1000000 (the
+//              same window and queue: --inflight, --queued), its open-file
+//              limit raised to the hard limit before exec
 //
 // A fresh broker for each case, Skein then Mosquitto. The client is this
 // process: MQTT 3.1.1 (or 5 with --mqtt-version 5) over Boost.Asio, packets
@@ -37,7 +39,8 @@
 //                  QoS 0 and QoS 1, paced every millisecond; each payload
 //                  carries its steady_clock send time: p50 / p99 / p99.9 / max
 //   4 connections  as many idle clients as both processes' open-file limits
-//                  allow (CONNECT with keep-alive 3600 s, CONNACK, then
+//                  allow, 100,000 at most unless --connections says more
+//                  (CONNECT with keep-alive 3600 s, CONNACK, then
 //                  nothing), bound to 127.0.0.2, 127.0.0.3, ... so that no
 //                  source address runs out of ephemeral ports, at most 100
 //                  handshakes in flight: CONNECT -> CONNACK per second, and the
@@ -48,15 +51,15 @@
 // once and in order, and the tables say so when it did not. So that no broker
 // queue grows without bound, the publishers are never more than 20,000
 // deliveries (--ahead, shared out between them) ahead of what the subscribers
-// have received (both brokers alike; the latency case is open loop). Before the clock starts, each
-// publisher sends probes until every subscriber has seen one of each of its publishers, so that
-// every subscription is in force.
+// have received (both brokers alike; the latency case is open loop). Before
+// the clock starts, each publisher sends probes until every subscriber has
+// seen one of each of its publishers, so that every subscription is in force.
 //
 // Every run is bounded by a message count and by --seconds (5); the default
-// run of all four cases on both brokers takes about a minute and a half. The
-// runs table gives the CPU seconds of the broker, of this process and of the
-// rest of the machine (other processes) over each run: figures taken while
-// others were busy are not comparable.
+// run of all four cases on both brokers takes 60 to 75 s. The runs table
+// gives the CPU seconds of the broker, of this process and of the rest of the
+// machine (other processes) over each run: figures taken while others were
+// busy are not comparable.
 //
 //   build/release/bench/mqtt_bench [--broker skein|mosquitto|both]
 //       [--cases 1,2,3,4] [--skein PATH] [--connections N] ... (--help)
@@ -118,10 +121,10 @@ struct Config {
   mqtt::ProtocolVersion version = mqtt::ProtocolVersion::v311;
   std::size_t bytes = 16;  // payload; at least kStamp
   double seconds = 5;      // publishing stops after this, per throughput run
-  std::int64_t messages_qos0 = 1'000'000;
-  std::int64_t messages_qos1 = 400'000;
+  std::int64_t messages_qos0 = 2'000'000;
+  std::int64_t messages_qos1 = 1'000'000;
   int publishers = 10, subscribers = 100;
-  std::int64_t fan_messages = 200'000;  // published in all, per fan-out run
+  std::int64_t fan_messages = 500'000;  // published in all, per fan-out run
   double rate = 10'000;
   double latency_seconds = 5, warmup = 0.5;
   int window = 100;             // QoS 1 messages in flight per publisher
@@ -130,8 +133,9 @@ struct Config {
   int connections = 0;  // 0: as many as the open-file limits allow
   int connect_window = 100;
   double idle_seconds = 2;
-  long read_pause_us = 3000;  // the longest read pause (Connection::on_read); 0: none
-  std::int64_t skein_queue = 1'000'000;
+  long read_pause_us = 3000;        // the longest read pause (Connection::on_read); 0: none
+  int inflight = 1000;              // QoS 1 messages a broker sends a subscriber unacknowledged
+  std::int64_t queued = 1'000'000;  // and queues for it beyond those
   std::vector<std::string> skein_args;
 };
 
@@ -142,6 +146,7 @@ constexpr std::size_t kReadBuffer = 128 * 1024;
 constexpr std::size_t kMaxOutBytes = 64 * 1024;  // a publisher's unwritten bytes at most
 constexpr std::size_t kSmallRead = 4 * 1024;     // a subscriber's read pause grows below this
 constexpr std::size_t kLargeRead = 16 * 1024;    // and shrinks above this
+constexpr long kDefaultConnections = 100'000;    // idle connections without --connections
 
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch())
@@ -171,6 +176,14 @@ std::string g_root;               // the temporary directory, removed on failure
   }
   std::fflush(stderr);
   std::_Exit(1);
+}
+
+// bench_support's die() (a node that would not start) exits through exit():
+// the temporary directory goes then too.
+void remove_root() {
+  if (g_root.empty()) return;
+  std::error_code ec;
+  fs::remove_all(g_root, ec);
 }
 
 void on_signal(int) {
@@ -280,10 +293,9 @@ tcp::endpoint parse_endpoint(const std::string& text) {
 
 Broker start_skein(const Config& cfg, const std::string& dir) {
   fs::create_directories(dir);
-  // The same queue and window as the Mosquitto configuration below.
-  std::vector<std::string> extra = {"--subscriber-queue",         std::to_string(cfg.skein_queue),
-                                    "--mqtt-max-queued-messages", "1000000",
-                                    "--mqtt-max-inflight",        "1000"};
+  // The same window and queue as the Mosquitto configuration below.
+  std::vector<std::string> extra = {"--mqtt-max-inflight", std::to_string(cfg.inflight),
+                                    "--mqtt-max-queued-messages", std::to_string(cfg.queued)};
   extra.insert(extra.end(), cfg.skein_args.begin(), cfg.skein_args.end());
   Broker b;
   b.kind = Kind::skein;
@@ -313,8 +325,8 @@ Broker start_mosquitto(const Config& cfg, const std::string& dir) {
         << "max_connections -1\n"
         << "allow_anonymous true\n"
         << "persistence false\n"
-        << "max_inflight_messages 1000\n"
-        << "max_queued_messages 1000000\n"
+        << "max_inflight_messages " << cfg.inflight << "\n"
+        << "max_queued_messages " << cfg.queued << "\n"
         << "max_queued_bytes 0\n"
         << "max_keepalive 65535\n"
         << "connection_messages false\n"
@@ -658,6 +670,7 @@ class Subscriber final : public Connection {
   void on_publish(std::uint8_t flags, std::uint16_t id, const std::uint8_t* payload,
                   std::size_t size) override {
     if ((flags & 0x06) != 0) {  // QoS 1: one PUBACK, written with the others of this read
+      ++qos1_received_;
       const std::size_t at = out_.size();
       out_.insert(out_.end(), puback_.begin(), puback_.end());
       out_[at + puback_id_at_] = static_cast<std::uint8_t>(id >> 8);
@@ -698,12 +711,17 @@ class Subscriber final : public Connection {
 
   // Reads of at least kSmallRead: the pause doubles until reads are that
   // large (up to the setting), and halves away once they pass kLargeRead.
+  // A QoS 1 subscriber to which the broker sent half its window during the
+  // pause kept the broker waiting: the pause halves.
   long read_pause_us(std::size_t bytes) override {
-    if (bytes < kSmallRead) {
+    if (qos1_received_ >= run_.cfg->inflight / 2) {
+      pause_us_ = pause_us_ < 50 ? 0 : pause_us_ / 2;
+    } else if (bytes < kSmallRead) {
       pause_us_ = std::min(run_.cfg->read_pause_us, std::max(25L, pause_us_ * 2));
     } else if (bytes >= kLargeRead) {
       pause_us_ = pause_us_ < 50 ? 0 : pause_us_ / 2;
     }
+    qos1_received_ = 0;
     return pause_us_;
   }
 
@@ -734,6 +752,7 @@ class Subscriber final : public Connection {
   std::size_t puback_id_at_ = 0;
   std::vector<std::int64_t> latencies_;
   long pause_us_ = 0;
+  int qos1_received_ = 0;  // since the last read pause was decided
 };
 
 class Publisher final : public Connection {
@@ -1260,8 +1279,10 @@ IdleResult run_connections(const Config& cfg, const Broker& broker) {
   const long broker_room = open_file_limit(broker.pid) - open_files(broker.pid) - 64;
   const long room = std::min(own_room, broker_room);
   IdleResult r;
-  r.connections =
-      static_cast<int>(cfg.connections > 0 ? std::min<long>(cfg.connections, room) : room);
+  // By default as many as the limits allow, up to kDefaultConnections (a
+  // machine whose hard limit is in the millions would take minutes).
+  r.connections = static_cast<int>(
+      std::min<long>(cfg.connections > 0 ? cfg.connections : kDefaultConnections, room));
   if (cfg.connections > r.connections)
     std::fprintf(stderr, "  --connections %d is more than the open-file limits allow: %d\n",
                  cfg.connections, r.connections);
@@ -1511,10 +1532,12 @@ void print_tables(const Config& cfg, const Results& s, const Results& m,
   }
   std::printf(
       "\nOne client process (this tool, %d io_context thread(s)) and the broker share the "
-      "machine. Throughput: from the first publish to the last delivery, every message checked "
-      "at its subscribers; QoS 1 publishers keep at most %d messages in flight. RSS per "
-      "connection leaves out the kernel's socket memory.\n",
-      cfg.threads, cfg.window);
+      "machine's %u cores; a fresh broker for each case. Throughput: from the first publish to "
+      "the last delivery, every message checked at its subscribers; QoS 1 publishers keep at "
+      "most %d messages in flight, both brokers send a subscriber at most %d unacknowledged "
+      "and queue %lld more. RSS per connection leaves out the kernel's socket memory.\n",
+      cfg.threads, std::thread::hardware_concurrency(), cfg.window, cfg.inflight,
+      static_cast<long long>(cfg.queued));
 }
 
 // ---- options -------------------------------------------------------------------
@@ -1526,7 +1549,7 @@ const char* kUsage =
     "                  [--publishers N] [--subscribers N] [--rate R] [--latency-seconds S]\n"
     "                  [--window N] [--ahead N] [--bytes N] [--mqtt-version 3.1.1|5]\n"
     "                  [--connect-window N] [--idle-seconds S] [--read-pause-us N]\n"
-    "                  [--skein-arg ARG]...\n"
+    "                  [--inflight N] [--queued N] [--skein-arg ARG]...\n"
     "cases: 1 throughput 1->1 (QoS 0, 1), 2 fan-out 10->100 over wildcards (QoS 0, 1),\n"
     "       3 latency at a fixed rate (QoS 0, 1), 4 idle connections (rate, RSS each)\n";
 
@@ -1603,6 +1626,10 @@ Config parse(int argc, char** argv) {
       cfg.connect_window = static_cast<int>(number(v));
     } else if (arg == "--idle-seconds") {
       cfg.idle_seconds = number(v);
+    } else if (arg == "--inflight") {
+      cfg.inflight = std::min(static_cast<int>(number(v)), 65535);
+    } else if (arg == "--queued") {
+      cfg.queued = static_cast<std::int64_t>(number(v));
     } else if (arg == "--read-pause-us") {
       cfg.read_pause_us = std::atol(v);
     } else if (arg == "--skein-arg") {
@@ -1679,6 +1706,7 @@ int main(int argc, char** argv) {
       ((fs::is_directory(build) ? build : fs::current_path()) / "mqtt-bench-XXXXXX").string();
   if (::mkdtemp(root.data()) == nullptr) fail("mkdtemp " + root + ": " + std::strerror(errno));
   g_root = root;
+  std::atexit(remove_root);
 
   const auto start = Steady::now();
   Results skein_results, mosquitto_results;
