@@ -26,6 +26,8 @@ class LazyQueue {
   // Precondition: not empty.
   T& front() { return items_->front(); }
   const T& front() const { return items_->front(); }
+  T& back() { return items_->back(); }
+  const T& back() const { return items_->back(); }
   void pop_front() {
     items_->pop_front();
     release_if_empty();

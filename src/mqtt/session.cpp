@@ -383,10 +383,19 @@ std::size_t Session::window() const {
 }
 
 std::uint16_t Session::next_packet_id() {
-  // Skip ids still in flight [MQTT-2.2.1-3]; the window keeps that short.
+  // Ids go out in sequence, so the ids in flight lie in the cyclic span from
+  // the oldest's to the newest's: a candidate outside it is free without a
+  // scan; one inside it (after a wrap) is checked [MQTT-2.2.1-3].
+  auto in_span = [this](std::uint16_t id) {
+    if (inflight_.empty()) return false;
+    const std::uint16_t oldest = inflight_.front().packet_id;
+    const std::uint16_t newest = inflight_.back().packet_id;
+    return oldest <= newest ? (id >= oldest && id <= newest) : (id >= oldest || id <= newest);
+  };
   while (true) {
     last_packet_id_ =
         static_cast<std::uint16_t>(last_packet_id_ == 65535 ? 1 : last_packet_id_ + 1);
+    if (inflight_.empty() || !in_span(last_packet_id_)) return last_packet_id_;
     bool used = false;
     for (const Outgoing& m : inflight_)
       if (m.packet_id == last_packet_id_) {
@@ -560,8 +569,8 @@ asio::awaitable<void> Session::restore(StoredSession stored) {
     else
       queued_.push_back(std::move(message));
   }
-  // Ids continue after the highest in flight.
-  for (const Outgoing& m : inflight_) last_packet_id_ = std::max(last_packet_id_, m.packet_id);
+  // Ids continue after the last one sent (they went out in sequence order).
+  if (!inflight_.empty()) last_packet_id_ = inflight_.back().packet_id;
   for (const StoredSubscription& s : stored.subscriptions) {
     SessionSubscription sub;
     if (auto error = translate_subscription(s.options, sub)) {

@@ -18,6 +18,7 @@ TEST(LazyQueue, IsAFifo) {
   q.push_back("c");
   EXPECT_EQ(q.size(), 3u);
   EXPECT_EQ(q.front(), "a");
+  EXPECT_EQ(q.back(), "c");
   q.pop_front();
   EXPECT_EQ(q.front(), "b");
   std::vector<std::string> seen(q.begin(), q.end());
