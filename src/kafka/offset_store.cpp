@@ -4,39 +4,14 @@
 #include <chrono>
 #include <stdexcept>
 
+#include "runtime/record_fields.hpp"
+
 namespace skein::kafka {
 
 namespace {
 
-void put(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 // Reads big-endian fields off the front of a view; `ok` turns false on overrun.
-struct Cursor {
-  std::string_view rest;
-  bool ok = true;
-  std::uint64_t get(int bytes) {
-    if (rest.size() < static_cast<std::size_t>(bytes)) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(rest[i]);
-    rest.remove_prefix(bytes);
-    return v;
-  }
-  std::string text() {
-    const auto n = get(2);
-    if (!ok || rest.size() < n) {
-      ok = false;
-      return {};
-    }
-    std::string s(rest.substr(0, n));
-    rest.remove_prefix(n);
-    return s;
-  }
-};
+using Cursor = runtime::FieldReader;
 
 std::vector<std::byte> bytes_of(const std::string& s) {
   const auto* p = reinterpret_cast<const std::byte*>(s.data());
@@ -51,12 +26,12 @@ std::string as_string(const std::vector<std::byte>& v) {
 
 std::vector<std::byte> OffsetStore::encode_key(const Key& key) {
   std::string out;
-  put(out, 0, 1);
-  put(out, std::get<0>(key).size(), 2);
+  runtime::put_field(out, 0, 1);
+  runtime::put_field(out, std::get<0>(key).size(), 2);
   out += std::get<0>(key);
-  put(out, std::get<1>(key).size(), 2);
+  runtime::put_field(out, std::get<1>(key).size(), 2);
   out += std::get<1>(key);
-  put(out, static_cast<std::uint32_t>(std::get<2>(key)), 4);
+  runtime::put_field(out, static_cast<std::uint32_t>(std::get<2>(key)), 4);
   return bytes_of(out);
 }
 
@@ -72,11 +47,11 @@ std::optional<OffsetStore::Key> OffsetStore::decode_key(std::string_view bytes) 
 
 std::vector<std::byte> OffsetStore::encode_value(const CommittedOffset& v) {
   std::string out;
-  put(out, 0, 1);
-  put(out, static_cast<std::uint64_t>(v.offset), 8);
-  put(out, static_cast<std::uint32_t>(v.leader_epoch), 4);
-  put(out, static_cast<std::uint64_t>(v.commit_time_ms), 8);
-  put(out, v.metadata.size(), 2);
+  runtime::put_field(out, 0, 1);
+  runtime::put_field(out, static_cast<std::uint64_t>(v.offset), 8);
+  runtime::put_field(out, static_cast<std::uint32_t>(v.leader_epoch), 4);
+  runtime::put_field(out, static_cast<std::uint64_t>(v.commit_time_ms), 8);
+  runtime::put_field(out, v.metadata.size(), 2);
   out += v.metadata;
   return bytes_of(out);
 }

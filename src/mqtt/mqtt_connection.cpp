@@ -659,32 +659,21 @@ void MqttConnection::flush_acks() {
     }
     Properties properties;
     if (!a.reason_text.empty() && is_v5(version_)) properties.reason_string = a.reason_text;
-    switch (a.type) {
-      case PacketType::puback: {
-        if (incoming_qos1_ > 0) --incoming_qos1_;
-        Puback p;
-        p.packet_id = a.packet_id;
-        p.reason_code = a.reason;
-        p.properties = std::move(properties);
-        send(p);
-        break;
-      }
-      case PacketType::pubrec: {
-        if (a.reason >= 0x80 && session_) session_->release(a.packet_id);
-        Pubrec p;
-        p.packet_id = a.packet_id;
-        p.reason_code = a.reason;
-        p.properties = std::move(properties);
-        send(p);
-        break;
-      }
-      default: {
-        Pubcomp p;
-        p.packet_id = a.packet_id;
-        p.reason_code = a.reason;
-        send(p);
-        break;
-      }
+    // PUBACK, PUBREC and PUBCOMP share one layout.
+    auto answer = [&](auto packet) {
+      packet.packet_id = a.packet_id;
+      packet.reason_code = a.reason;
+      packet.properties = std::move(properties);
+      send(packet);
+    };
+    if (a.type == PacketType::puback) {
+      if (incoming_qos1_ > 0) --incoming_qos1_;
+      answer(Puback{});
+    } else if (a.type == PacketType::pubrec) {
+      if (a.reason >= 0x80 && session_) session_->release(a.packet_id);
+      answer(Pubrec{});
+    } else {
+      answer(Pubcomp{});
     }
   }
 }

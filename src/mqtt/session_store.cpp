@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "mqtt/message.hpp"
+#include "runtime/record_fields.hpp"
 
 namespace skein::mqtt {
 
@@ -17,34 +18,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-void put(std::string& out, std::uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
-struct Cursor {
-  std::string_view rest;
-  bool ok = true;
-  std::uint64_t get(int bytes) {
-    if (rest.size() < static_cast<std::size_t>(bytes)) {
-      ok = false;
-      return 0;
-    }
-    std::uint64_t v = 0;
-    for (int i = 0; i < bytes; ++i) v = (v << 8) | static_cast<unsigned char>(rest[i]);
-    rest.remove_prefix(bytes);
-    return v;
-  }
-  std::string text() {
-    const auto n = get(2);
-    if (!ok || rest.size() < n) {
-      ok = false;
-      return {};
-    }
-    std::string s(rest.substr(0, n));
-    rest.remove_prefix(n);
-    return s;
-  }
-};
+using Cursor = runtime::FieldReader;
 
 std::uint8_t options_byte(const Subscription& s) {
   return static_cast<std::uint8_t>(static_cast<std::uint8_t>(s.max_qos) | (s.no_local ? 0x04 : 0) |
@@ -65,16 +39,16 @@ SessionStore::SessionStore(runtime::ShardPool& pool, runtime::StreamService& str
 
 storage::RecordSpec SessionStore::session_record(const StoredSession& s) {
   std::string value;
-  put(value, 0, 1);  // version of this layout
-  put(value, static_cast<std::uint8_t>(s.version), 1);
-  put(value, s.expiry, 4);
-  put(value, static_cast<std::uint64_t>(s.disconnected_at), 8);
-  put(value, s.subscriptions.size(), 2);
+  runtime::put_field(value, 0, 1);  // version of this layout
+  runtime::put_field(value, static_cast<std::uint8_t>(s.version), 1);
+  runtime::put_field(value, s.expiry, 4);
+  runtime::put_field(value, static_cast<std::uint64_t>(s.disconnected_at), 8);
+  runtime::put_field(value, s.subscriptions.size(), 2);
   for (const StoredSubscription& sub : s.subscriptions) {
-    put(value, sub.filter.size(), 2);
+    runtime::put_field(value, sub.filter.size(), 2);
     value += sub.filter;
-    put(value, options_byte(sub.options), 1);
-    put(value, sub.identifier, 4);
+    runtime::put_field(value, options_byte(sub.options), 1);
+    runtime::put_field(value, sub.identifier, 4);
   }
   return runtime::KeyedLog::record("S" + s.client_id, std::move(value));
 }
@@ -83,7 +57,7 @@ storage::RecordSpec SessionStore::message_record(const std::string& client_id,
                                                  std::uint64_t sequence, const core::Event* event,
                                                  QoS qos, bool retain, std::uint16_t packet_id) {
   std::string key = child_key('M', client_id);
-  put(key, sequence, 8);
+  runtime::put_field(key, sequence, 8);
   if (!event) return runtime::KeyedLog::record(std::move(key), std::nullopt);
   return runtime::KeyedLog::record(
       std::move(key), encode_stored(*event, static_cast<std::uint8_t>(qos), retain, packet_id));
@@ -92,7 +66,7 @@ storage::RecordSpec SessionStore::message_record(const std::string& client_id,
 storage::RecordSpec SessionStore::pubrel_record(const std::string& client_id,
                                                 std::uint16_t packet_id, bool awaiting) {
   std::string key = child_key('I', client_id);
-  put(key, packet_id, 2);
+  runtime::put_field(key, packet_id, 2);
   if (!awaiting) return runtime::KeyedLog::record(std::move(key), std::nullopt);
   return runtime::KeyedLog::record(std::move(key), std::string());
 }
