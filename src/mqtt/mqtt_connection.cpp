@@ -189,17 +189,13 @@ MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::By
     : context_(context),
       shard_(shard),
       stream_(std::move(stream)),
-      peer_(stream_->peer()),
-      client_id_(std::move(connect.client_id)),
-      username_(std::move(connect.username)),
-      clean_start_(connect.clean_start),
       version_(connect.version),
-      asked_expiry_(connect.properties.session_expiry_interval.value_or(0)),
-      client_receive_maximum_(connect.properties.receive_maximum.value_or(65535)),
       assigned_id_(assigned_id),
       in_(std::move(unread)),
       keep_alive_(connect.keep_alive),
       client_max_packet(connect.properties.maximum_packet_size.value_or(0)) {
+  if (connect.username && !connect.username->empty())
+    principal_ = std::make_unique<core::Principal>(core::Principal{std::move(*connect.username)});
   if (connect.will) {
     Will& w = *connect.will;
     will_delay_ = w.properties.will_delay_interval.value_or(0);
@@ -221,15 +217,38 @@ MqttConnection::~MqttConnection() {
   context_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
-asio::awaitable<bool> MqttConnection::start_session() {
+MqttConnection::SessionRequest MqttConnection::session_request(const Connect& connect) {
+  SessionRequest r;
+  r.client_id = connect.client_id;
+  r.clean_start = connect.clean_start;
+  r.expiry = connect.properties.session_expiry_interval.value_or(0);
+  r.receive_maximum = connect.properties.receive_maximum.value_or(65535);
+  return r;
+}
+
+std::string MqttConnection::peer() const {
+  return stream_ ? stream_->peer() : "?";
+}
+
+const core::Principal& MqttConnection::principal() const {
+  static const core::Principal anonymous;
+  return principal_ ? *principal_ : anonymous;
+}
+
+const std::string& MqttConnection::client_id() const {
+  static const std::string none;
+  return session_ ? session_->client_id() : none;
+}
+
+asio::awaitable<bool> MqttConnection::start_session(SessionRequest request) {
   auto& registry = context_.sessions[shard_];
-  const std::string& id = client_id_;
+  const std::string& id = request.client_id;
   if (auto it = registry.find(id); it != registry.end() && it->second->connection())
     it->second->connection()->take_over();  // may end the old session
   std::shared_ptr<Session> session;
   bool present = false;
   if (auto it = registry.find(id); it != registry.end()) {
-    if (clean_start_)
+    if (request.clean_start)
       it->second->end();  // clean start discards it [MQTT-3.1.2-4 (v5: -4)]
     else {
       session = it->second;
@@ -238,13 +257,16 @@ asio::awaitable<bool> MqttConnection::start_session() {
   }
   if (!session) {
     session = std::make_shared<Session>(context_, shard_, id);
-    registry[id] = session;
+    // The key views the session's own id: a node left by another session
+    // (none should be) must not keep a view into that one.
+    registry.erase(id);
+    registry.emplace(session->client_id(), session);
   }
   std::uint32_t expiry = 0;
-  const std::uint32_t asked = asked_expiry_;
+  const std::uint32_t asked = request.expiry;
   if (is_v5(version_))
     expiry = std::min(asked, context_.settings.max_session_expiry);
-  else if (!clean_start_)
+  else if (!request.clean_start)
     expiry = context_.settings.max_session_expiry;
   const std::uint16_t max_keep_alive = context_.settings.max_keep_alive;
   bool keep_alive_changed = false;
@@ -267,7 +289,7 @@ asio::awaitable<bool> MqttConnection::start_session() {
   send(connack);
   session_ = session;
   attached_ = true;
-  session->attach(this, version_, expiry, client_receive_maximum_);
+  session->attach(this, version_, expiry, request.receive_maximum);
   co_return true;
 }
 
@@ -275,10 +297,11 @@ asio::awaitable<void> MqttConnection::start(MqttContext& context, unsigned shard
                                             runtime::ByteStreamPtr stream,
                                             std::unique_ptr<Connect> connect, Bytes unread,
                                             bool assigned_id) {
+  SessionRequest request = session_request(*connect);
   auto connection = std::make_shared<MqttConnection>(
       context, shard, std::move(stream), std::move(*connect), std::move(unread), assigned_id);
   connect.reset();
-  co_await connection->start_session();
+  co_await connection->start_session(std::move(request));
   connection->last_packet_ = std::chrono::steady_clock::now();
   connection->arm_keep_alive();
   co_await serve(std::move(connection));
@@ -332,7 +355,7 @@ asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self
       co_return;
     }
   } catch (const std::exception& e) {
-    spdlog::debug("mqtt: {} ({}): {}", c.peer_, c.client_id_, e.what());
+    spdlog::debug("mqtt: {} ({}): {}", c.peer(), c.client_id(), e.what());
   }
   c.finish();
 }
@@ -492,14 +515,16 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
       if (*alias == 0 || *alias > context_.settings.topic_alias_maximum)
         co_return fail(reason::topic_alias_invalid,
                        "MQTT-3.3.2-9: topic alias " + std::to_string(*alias) + " is out of range");
-      if (aliases_.size() <= *alias) aliases_.resize(*alias + 1u);
+      if (!aliases_) aliases_ = std::make_unique<std::vector<std::string>>();
+      std::vector<std::string>& aliases = *aliases_;
+      if (aliases.size() <= *alias) aliases.resize(*alias + 1u);
       if (publish.topic.empty()) {
-        if (aliases_[*alias].empty())
+        if (aliases[*alias].empty())
           co_return fail(reason::protocol_error,
                          "topic alias " + std::to_string(*alias) + " was never set");
-        publish.topic = aliases_[*alias];
+        publish.topic = aliases[*alias];
       } else {
-        aliases_[*alias] = publish.topic;
+        aliases[*alias] = publish.topic;
       }
       publish.properties.topic_alias.reset();
     } else if (publish.topic.empty()) {
@@ -527,7 +552,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
   std::optional<std::string> bad_topic;
   if (auto e = core::check_topic(publish.topic)) bad_topic = e->message;
   if (bad_topic) {
-    spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer_, client_id_, *bad_topic);
+    spdlog::debug("mqtt: {} ({}): invalid topic: {}", peer(), client_id(), *bad_topic);
     if (!is_v5(version_)) co_return fail(0, *bad_topic);
     if (qos == QoS::at_most_once) co_return fail(reason::topic_name_invalid, *bad_topic);
     if (qos == QoS::at_least_once) {
@@ -543,7 +568,7 @@ asio::awaitable<bool> MqttConnection::on_publish(Publish publish) {
     flush_acks();
     co_return true;
   }
-  if (!context_.authorizer.may_publish(core::Principal{username_.value_or("")}, publish.topic)) {
+  if (!context_.authorizer.may_publish(principal(), publish.topic)) {
     if (!is_v5(version_)) co_return fail(0, "not authorized to publish to " + publish.topic);
     if (qos != QoS::at_most_once) {
       acks_.push_back(
@@ -653,7 +678,7 @@ void MqttConnection::flush_acks() {
     acks_.pop_front();
     if (a.reason >= 0x80 && !is_v5(version_) && a.type != PacketType::pubcomp) {
       // 3.1.1 cannot refuse a publish: close, and the client sends it again.
-      spdlog::warn("mqtt: {} ({}): closing: {}", peer_, client_id_, a.reason_text);
+      spdlog::warn("mqtt: {} ({}): closing: {}", peer(), client_id(), a.reason_text);
       fail(0, a.reason_text);
       return;
     }
@@ -693,12 +718,12 @@ asio::awaitable<bool> MqttConnection::on_subscribe(Subscribe subscribe) {
     if (s.no_local && s.filter.starts_with("$share/"))
       co_return fail(reason::protocol_error, "MQTT-3.8.3-4: no local on a shared subscription");
     if (auto error = translate_subscription(s, sub)) {
-      spdlog::debug("mqtt: {}: {}", peer_, *error);
+      spdlog::debug("mqtt: {}: {}", peer(), *error);
       suback.reason_codes.push_back(refused);
       continue;
     }
     sub.identifier = identifier;
-    if (!context_.authorizer.may_subscribe(core::Principal{username_.value_or("")}, s.filter)) {
+    if (!context_.authorizer.may_subscribe(principal(), s.filter)) {
       suback.reason_codes.push_back(is_v5(version_) ? reason::not_authorized
                                                     : reason::v311_subscribe_failure);
       continue;
@@ -740,7 +765,7 @@ bool MqttConnection::on_disconnect(const Disconnect& disconnect) {
 
 bool MqttConnection::fail(std::uint8_t reason_code, const std::string& why) {
   count(context_.counters.protocol_errors);
-  spdlog::info("mqtt: {} ({}) closed: {}", peer_, client_id_, why);
+  spdlog::info("mqtt: {} ({}) closed: {}", peer(), client_id(), why);
   if (is_v5(version_) && reason_code >= 0x80) {
     Disconnect d;
     d.reason_code = reason_code;
@@ -804,7 +829,7 @@ asio::awaitable<void> MqttConnection::write_loop() {
       if (out_.empty() && session_ && attached_) session_->send_ready();
     }
   } catch (const std::exception& e) {
-    spdlog::debug("mqtt: {} write failed: {}", peer_, e.what());
+    spdlog::debug("mqtt: {} write failed: {}", peer(), e.what());
     closed_ = true;
   }
   writing_ = 0;

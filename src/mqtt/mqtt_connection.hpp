@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/authorizer.hpp"
 #include "core/lazy_queue.hpp"
 #include "mqtt/mqtt_context.hpp"
 #include "mqtt/protocol/codec.hpp"
@@ -80,7 +81,19 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   // The connection is over: the session detaches (will rules), the stream
   // closes once a final DISCONNECT is written.
   void finish();
-  boost::asio::awaitable<bool> start_session();
+  // What CONNECT asked of the session; kept only until the session starts.
+  struct SessionRequest {
+    std::string client_id;
+    bool clean_start = true;
+    std::uint32_t expiry = 0;
+    std::uint16_t receive_maximum = 65535;
+  };
+  static SessionRequest session_request(const Connect& connect);
+  boost::asio::awaitable<bool> start_session(SessionRequest request);
+  // For log lines (not kept: an idle connection should cost little).
+  std::string peer() const;
+  const std::string& client_id() const;
+  const core::Principal& principal() const;
   // Handles one whole packet; false to close.
   boost::asio::awaitable<bool> handle(ByteView packet);
   boost::asio::awaitable<bool> on_publish(Publish publish);
@@ -104,13 +117,8 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   MqttContext& context_;
   unsigned shard_;
   runtime::ByteStreamPtr stream_;
-  std::string peer_;
-  std::string client_id_;
-  std::optional<std::string> username_;
-  bool clean_start_;
+  std::unique_ptr<core::Principal> principal_;  // null: anonymous
   ProtocolVersion version_;
-  std::uint32_t asked_expiry_;
-  std::uint16_t client_receive_maximum_;
   std::unique_ptr<core::Event> will_;  // null: no will
   std::uint32_t will_delay_ = 0;
   bool assigned_id_;
@@ -128,11 +136,12 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   std::uint32_t client_max_packet = 0;  // 0: no limit
   std::chrono::steady_clock::time_point last_packet_;
   std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
-  std::vector<std::string> aliases_;  // incoming topic aliases, index = alias
+  // Incoming topic aliases, index = alias; made at the first alias.
+  std::unique_ptr<std::vector<std::string>> aliases_;
   core::LazyQueue<PendingAck> acks_;  // allocates only while acks wait
   std::uint64_t next_ack_ = 1;
   boost::asio::steady_timer* acks_waiter_ = nullptr;  // while acks_settled() waits
-  std::size_t incoming_qos1_ = 0;                     // QoS 1 publishes not yet acknowledged
+  std::uint16_t incoming_qos1_ = 0;                   // QoS 1 publishes not yet acknowledged
 };
 
 }  // namespace skein::mqtt

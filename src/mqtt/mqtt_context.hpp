@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -50,7 +51,8 @@ struct MqttContext {
   std::size_t max_event_bytes = 1024 * 1024;
 
   // Per shard: the sessions whose home it is, by client id. Touched only there.
-  std::vector<std::unordered_map<std::string, std::shared_ptr<Session>>> sessions;
+  // Keys view the session's own client id (no copy per session).
+  std::vector<std::unordered_map<std::string_view, std::shared_ptr<Session>>> sessions;
   // Per shard: the open connections (for shutdown). Touched only there.
   std::vector<std::unordered_set<MqttConnection*>> connections;
   MqttCounters counters;

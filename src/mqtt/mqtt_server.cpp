@@ -56,7 +56,7 @@ void MqttServer::restore_sessions() {
         pool_.executor(shard),
         [](MqttContext& context, unsigned shard, StoredSession stored) -> asio::awaitable<void> {
           auto session = std::make_shared<Session>(context, shard, stored.client_id);
-          context.sessions[shard][stored.client_id] = session;
+          context.sessions[shard].emplace(session->client_id(), session);
           co_await session->restore(std::move(stored));
         }(context_, shard, std::move(stored)),
         [promise](std::exception_ptr e) {
