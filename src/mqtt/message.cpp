@@ -116,6 +116,9 @@ std::optional<core::Event> decode_stored(std::string_view bytes, std::uint16_t* 
   if (frame.status != FrameStatus::complete || frame.size != packet.size()) return std::nullopt;
   Publish publish;
   if (decode(packet, ProtocolVersion::v5, publish)) return std::nullopt;
+  // The expiry of a stored message is the prefix's absolute time alone (an
+  // interval in the packet would be counted from an arbitrary timestamp).
+  publish.properties.message_expiry_interval.reset();
   core::Event event = event_from_publish(std::move(publish), timestamp);
   if (expires_at >= 0) event.expires_at_ms = expires_at;
   return event;
