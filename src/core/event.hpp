@@ -17,10 +17,13 @@ namespace skein::core {
 
 enum class DeliveryClass : std::uint8_t { direct, persistent };
 
-// Where an event entered the mesh: the ingress node and that node's sequence
-// number for it. (origin, sequence) identifies an event mesh-wide.
+// Where an event entered the mesh: the ingress node, the node's incarnation
+// (a number that grows each time the node starts, so that sequences restarting
+// at 1 are not taken for old ones) and the node's sequence number for it.
+// (node, incarnation, sequence) identifies an event mesh-wide.
 struct Origin {
   std::string node;
+  std::uint64_t incarnation = 0;
   std::uint64_t sequence = 0;
 };
 
@@ -101,6 +104,9 @@ struct Event {
   std::optional<std::string> correlation_data;  // request/response (v5)
   // The ingress connection's id on this node (0: none), for MQTT's no-local.
   std::uint64_t publisher = 0;
+  // Set on events that arrived over a mesh link: the mesh forwarded them on
+  // arrival, so the mesh's own destination on this node leaves them alone.
+  bool relayed = false;
   EncodingCache encodings;  // not part of the event's value
 };
 

@@ -13,8 +13,14 @@ void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n = 1) {
 }
 }  // namespace
 
-Router::Router(std::string node_name, unsigned shard_count, std::size_t cache_entries)
-    : node_name_(std::move(node_name)) {
+Router::Router(std::string node_name, unsigned shard_count, std::size_t cache_entries,
+               std::uint64_t incarnation)
+    : node_name_(std::move(node_name)),
+      incarnation_(incarnation != 0 ? incarnation
+                                    : static_cast<std::uint64_t>(
+                                          std::chrono::duration_cast<std::chrono::microseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count())) {
   caches_.reserve(shard_count);
   for (unsigned i = 0; i < shard_count; ++i)
     caches_.push_back(std::make_unique<PerShard>(cache_entries));
@@ -22,6 +28,7 @@ Router::Router(std::string node_name, unsigned shard_count, std::size_t cache_en
 
 EventPtr Router::stamp(Event event) {
   event.origin.node = node_name_;
+  event.origin.incarnation = incarnation_;
   event.origin.sequence = next_sequence_.fetch_add(1, std::memory_order_relaxed);
   if (event.timestamp_ms == 0) {
     event.timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -46,10 +46,14 @@ struct RouterTotals {
 
 class Router {
  public:
-  Router(std::string node_name, unsigned shard_count, std::size_t cache_entries = 4096);
+  // `incarnation` 0: the time of construction in microseconds since the epoch,
+  // which grows from one start of the node to the next.
+  Router(std::string node_name, unsigned shard_count, std::size_t cache_entries = 4096,
+         std::uint64_t incarnation = 0);
 
   void set_delivery_port(DeliveryPort* port) { port_ = port; }
   const std::string& node_name() const { return node_name_; }
+  std::uint64_t incarnation() const { return incarnation_; }
   unsigned shard_count() const { return static_cast<unsigned>(caches_.size()); }
 
   // Completes an event at ingress: origin (this node, next sequence) and, when
@@ -81,6 +85,7 @@ class Router {
   };
 
   std::string node_name_;
+  std::uint64_t incarnation_;
   std::atomic<std::uint64_t> next_sequence_{1};
   SubscriptionTable<DestinationPtr> table_;
   std::vector<std::unique_ptr<PerShard>> caches_;
