@@ -61,8 +61,8 @@ Node start_node(const std::string& skein, const std::string& root,
   node.log = root + "/node.log";
   std::vector<std::string> args = {skein,          "serve",       "--data",      data,
                                    "--http",       "127.0.0.1:0", "--kafka",     "127.0.0.1:0",
-                                   "--mqtt",       "127.0.0.1:0", "--ready-file", ready,
-                                   "--log-level",  "warn"};
+                                   "--mqtt",       "127.0.0.1:0", "--mesh",      "127.0.0.1:0",
+                                   "--ready-file", ready,         "--log-level", "warn"};
   args.insert(args.end(), extra.begin(), extra.end());
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());

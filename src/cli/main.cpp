@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/client_commands.hpp"
+#include "cli/mesh_commands.hpp"
 #include "cli/node_config.hpp"
 #include "cli/serve_command.hpp"
 #include "cli/stream_commands.hpp"
@@ -16,7 +17,7 @@
 
 int main(int argc, char** argv) {
   using namespace skein::cli;
-  CLI::App app{"Skein: an event mesh of brokers that speak HTTP and Kafka (and soon MQTT)"};
+  CLI::App app{"Skein: an event mesh of brokers that speak Kafka, MQTT and HTTP"};
   app.require_subcommand(1);
 
   // serve: one flag per setting, from the same table as the TOML keys and env vars.
@@ -31,7 +32,18 @@ int main(int argc, char** argv) {
                        std::string(setting.env) + "; default " + std::string(setting.default_text) +
                        "]";
     flag_options[flag] = serve->add_option(flag, flag_values[flag], help);
+    // --link may be given once per peer: the values join into one list.
+    if (flag == "--link")
+      flag_options[flag]->multi_option_policy(CLI::MultiOptionPolicy::Join)->delimiter(',');
   }
+
+  MeshOptions mesh_options;
+  auto* mesh = app.add_subcommand("mesh", "The node's mesh (GET /v1/mesh)");
+  mesh->require_subcommand(1);
+  auto* mesh_status = mesh->add_subcommand("status", "Links, their traffic and the registry");
+  mesh_status->add_option("--url", mesh_options.url, "The node's HTTP address")
+      ->capture_default_str();
+  mesh_status->add_flag("--json", mesh_options.json, "Print the JSON document");
 
   PubOptions pub_options;
   auto* pub = app.add_subcommand("pub", "Publish one event");
@@ -109,6 +121,7 @@ int main(int argc, char** argv) {
   if (*stream_list) return run_stream_list(stream_options);
   if (*stream_describe) return run_stream_describe(stream_options);
   if (*stream_delete) return run_stream_delete(stream_options);
+  if (*mesh_status) return run_mesh_status(mesh_options);
   std::map<std::string, std::string> given;
   for (const auto& [flag, option] : flag_options)
     if (option->count() > 0) given[flag] = flag_values[flag];

@@ -52,6 +52,26 @@ Node::Node(NodeConfig config)
       offsets_(streams_),
       http_context_{pool_, router_, subscriptions_, loop_lag_, http_settings(config_)} {
   router_.set_delivery_port(&mailboxes_);
+  {
+    // The mesh first: its census of this node's filters must see every
+    // subscription, including those made while the node loads.
+    std::optional<boost::asio::ip::tcp::endpoint> listen;
+    if (config_.mesh_listen != "off") {
+      auto endpoint = parse_listen_address(config_.mesh_listen);
+      if (auto* error = std::get_if<std::string>(&endpoint))
+        throw std::runtime_error("mesh.listen: " + *error);
+      listen = std::get<boost::asio::ip::tcp::endpoint>(endpoint);
+    }
+    mesh_ =
+        std::make_unique<mesh::MeshService>(pool_, router_, subscriptions_, config_.mesh, listen);
+    subscriptions_.set_observer(
+        [interest = &mesh_->local_interest()](const auto& changes, const auto& effective) {
+          interest->observe(changes, effective);
+        });
+    http_context_.metric_sources.push_back(
+        [service = mesh_.get()](std::string& out) { service->render_metrics(out); });
+    http_context_.mesh_status = [service = mesh_.get()] { return service->status_json(); };
+  }
   http_context_.streams = &streams_;
   http_context_.attraction = &attraction_;
   if (config_.http_listen != "off") {
@@ -122,7 +142,7 @@ void Node::start() {
   streams_.start();
   attraction_.start();  // before any face: attracted events find their streams
   if (groups_) groups_->start();
-  std::vector<runtime::Service*> services = {&loop_lag_};
+  std::vector<runtime::Service*> services = {&loop_lag_, mesh_.get()};
   if (http_) services.push_back(http_.get());
   if (kafka_) services.push_back(kafka_.get());
   if (mqtt_) services.push_back(mqtt_.get());
@@ -161,11 +181,16 @@ std::optional<std::string> Node::mqtt_address() const {
   return format_endpoint(*mqtt_->bound());
 }
 
+std::optional<std::string> Node::mesh_address() const {
+  return mesh_->address();
+}
+
 std::string Node::bound_addresses_json() const {
   nlohmann::json faces = nlohmann::json::object();
   if (auto http = http_address()) faces["http"] = *http;
   if (auto kafka = kafka_address()) faces["kafka"] = *kafka;
   if (auto mqtt = mqtt_address()) faces["mqtt"] = *mqtt;
+  if (auto mesh = mesh_address()) faces["mesh"] = *mesh;
   return faces.dump();
 }
 

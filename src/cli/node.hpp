@@ -19,6 +19,7 @@
 #include "kafka/kafka_server.hpp"
 #include "kafka/offset_store.hpp"
 #include "kafka/record_publisher.hpp"
+#include "mesh/mesh_service.hpp"
 #include "mqtt/mqtt_server.hpp"
 #include "runtime/data_directory.hpp"
 #include "runtime/loop_lag_probe.hpp"
@@ -48,6 +49,7 @@ class Node {
   std::optional<std::string> http_address() const;
   std::optional<std::string> kafka_address() const;
   std::optional<std::string> mqtt_address() const;
+  std::optional<std::string> mesh_address() const;
 
  private:
   NodeConfig config_;
@@ -69,6 +71,7 @@ class Node {
   std::unique_ptr<kafka::KafkaServer> kafka_;
   core::Authorizer authorizer_;
   std::unique_ptr<mqtt::MqttServer> mqtt_;
+  std::unique_ptr<mesh::MeshService> mesh_;
   std::vector<runtime::Service*> started_;
   bool stopped_ = false;
 };

@@ -7,6 +7,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "mesh/frame.hpp"
+
 namespace skein::cli {
 
 namespace {
@@ -36,6 +38,41 @@ Error parse_bool(std::string_view text, bool& out) {
   return "expected true or false";
 }
 
+Error parse_ms(std::string_view text, std::chrono::milliseconds& out, long min, long max) {
+  long ms = 0;
+  auto error = parse_int(text, ms, min, max);
+  if (!error) out = std::chrono::milliseconds(ms);
+  return error;
+}
+
+// Mesh and node names: what the mesh's link protocol accepts.
+Error parse_name(std::string_view text, std::string& out) {
+  if (!mesh::valid_name(text)) return "expected 1 to 64 of A-Z a-z 0-9 . _ -";
+  out = std::string(text);
+  return std::nullopt;
+}
+
+// HOST:PORT targets separated by commas or new lines (a repeated flag).
+Error parse_links(std::string_view text, std::vector<std::string>& out) {
+  out.clear();
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    auto end = text.find_first_of(",\n", start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view item = text.substr(start, end - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) {
+      const auto colon = item.rfind(':');
+      if (colon == std::string_view::npos || colon + 1 == item.size())
+        return "expected HOST:PORT, got \"" + std::string(item) + "\"";
+      out.emplace_back(item);
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 Error parse_log_level(std::string_view text, std::string& out) {
   static constexpr std::string_view levels[] = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
@@ -53,7 +90,7 @@ std::vector<Setting> make_settings() {
   return {
       {"node.name", "SKEIN_NODE", "--node", "the host name",
        "This node's name, unique in its mesh; stamped on every event it ingests.",
-       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.node_name); }},
+       [](NodeConfig& c, std::string_view v) { return parse_name(v, c.node_name); }},
       {"node.data", "SKEIN_DATA", "--data", "./data", "The data directory.",
        [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.data_dir); }},
       {"node.shards", "SKEIN_SHARDS", "--shards", "0",
@@ -204,6 +241,62 @@ std::vector<Setting> make_settings() {
       {"mqtt.allow_anonymous", "SKEIN_MQTT_ALLOW_ANONYMOUS", "--mqtt-allow-anonymous", "true",
        "Accept MQTT clients that give no user name.",
        [](NodeConfig& c, std::string_view v) { return parse_bool(v, c.mqtt.allow_anonymous); }},
+      {"mesh.name", "SKEIN_MESH_NAME", "--mesh-name", "skein",
+       "The mesh this node belongs to; a peer of another mesh is refused.",
+       [](NodeConfig& c, std::string_view v) { return parse_name(v, c.mesh.mesh_name); }},
+      {"mesh.listen", "SKEIN_MESH", "--mesh", "0.0.0.0:7946",
+       "Where other nodes dial in (HOST:PORT, or off to only dial out).",
+       [](NodeConfig& c, std::string_view v) { return parse_nonempty(v, c.mesh_listen); }},
+      {"mesh.links", "SKEIN_LINKS", "--link", "none",
+       "Nodes to link with, HOST:PORT (repeat the flag, or separate with commas).",
+       [](NodeConfig& c, std::string_view v) { return parse_links(v, c.mesh.links); }},
+      {"mesh.secret", "SKEIN_MESH_SECRET", "--mesh-secret", "empty",
+       "A secret every node of the mesh shares, proved (never sent) in each link's handshake.",
+       [](NodeConfig& c, std::string_view v) {
+         return c.mesh.secret = std::string(v), std::nullopt;
+       }},
+      {"mesh.heartbeat_ms", "SKEIN_MESH_HEARTBEAT_MS", "--mesh-heartbeat-ms", "1000",
+       "How often a link sends a heartbeat (and measures its round trip).",
+       [](NodeConfig& c, std::string_view v) { return parse_ms(v, c.mesh.heartbeat, 10, 60000); }},
+      {"mesh.dead_after_ms", "SKEIN_MESH_DEAD_AFTER_MS", "--mesh-dead-after-ms", "5000",
+       "A link silent for this long is closed (and dialled again).",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_ms(v, c.mesh.dead_after, 50, 600000);
+       }},
+      {"mesh.reconnect_max_ms", "SKEIN_MESH_RECONNECT_MAX_MS", "--mesh-reconnect-max-ms", "5000",
+       "The longest wait between two dials of a link (backoff doubles from 100 ms).",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_ms(v, c.mesh.reconnect_max, 100, 600000);
+       }},
+      {"mesh.compress_above_bytes", "SKEIN_MESH_COMPRESS_ABOVE_BYTES",
+       "--mesh-compress-above-bytes", "4096",
+       "Event batches larger than this are compressed with zstd on the link.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mesh.engine.compress_above, std::size_t{0}, std::size_t{1} << 30);
+       }},
+      {"mesh.outbox_max_bytes", "SKEIN_MESH_OUTBOX_MAX_BYTES", "--mesh-outbox-max-bytes",
+       "268435456",
+       "Persistent events a link keeps for its peer, in bytes; beyond, the oldest are dropped.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mesh.engine.outbox.max_bytes, std::uint64_t{1024},
+                          std::uint64_t{1} << 50);
+       }},
+      {"mesh.outbox_max_age_s", "SKEIN_MESH_OUTBOX_MAX_AGE_S", "--mesh-outbox-max-age-s", "86400",
+       "How long a link keeps persistent events for a peer that does not come back.",
+       [](NodeConfig& c, std::string_view v) {
+         long s = 0;
+         auto error = parse_int(v, s, 1L, 365L * 86400L);
+         if (!error) c.mesh.engine.outbox.max_age = std::chrono::seconds(s);
+         return error;
+       }},
+      {"mesh.node_expiry_s", "SKEIN_MESH_NODE_EXPIRY_S", "--mesh-node-expiry-s", "60",
+       "A node unreachable for this long is forgotten (its filters with it).",
+       [](NodeConfig& c, std::string_view v) {
+         long s = 0;
+         auto error = parse_int(v, s, 1L, 30L * 86400L);
+         if (!error) c.mesh.engine.node_expiry = std::chrono::seconds(s);
+         return error;
+       }},
       {"streams.fsync", "SKEIN_STREAMS_FSYNC", "--streams-fsync", "interval",
        "fsync policy of streams created without one: always, interval or never.",
        [](NodeConfig& c, std::string_view v) -> Error {
@@ -223,10 +316,15 @@ std::vector<Setting> make_settings() {
   };
 }
 
+// The host name, made a legal node name (other characters become '-').
 std::string default_node_name() {
   char host[256] = {};
-  if (gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') return host;
-  return "skein";
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "skein";
+  std::string name(host);
+  if (name.size() > 64) name.resize(64);
+  for (char& ch : name)
+    if (!mesh::valid_name(std::string_view(&ch, 1))) ch = '-';
+  return name;
 }
 
 // TOML values of any scalar type become the same text a flag would carry.
@@ -234,6 +332,17 @@ std::optional<std::string> toml_scalar(const toml::node& node) {
   if (auto s = node.value<std::string>()) return *s;
   if (auto i = node.value<std::int64_t>(); i && node.is_integer()) return std::to_string(*i);
   if (auto b = node.value<bool>(); b && node.is_boolean()) return *b ? "true" : "false";
+  // An array of strings (mesh.links) becomes the comma-separated form.
+  if (const toml::array* items = node.as_array()) {
+    std::string joined;
+    for (const auto& item : *items) {
+      auto text = item.value<std::string>();
+      if (!text) return std::nullopt;
+      if (!joined.empty()) joined += ",";
+      joined += *text;
+    }
+    return joined;
+  }
   return std::nullopt;
 }
 

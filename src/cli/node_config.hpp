@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/destination.hpp"
+#include "mesh/mesh_settings.hpp"
 #include "mqtt/mqtt_settings.hpp"
 
 namespace skein::cli {
@@ -43,8 +44,10 @@ struct NodeConfig {
   std::string stream_fsync = "interval";  // for streams created without one
   std::chrono::milliseconds housekeeping_interval{300000};
   std::string mqtt_listen = "0.0.0.0:1883";  // "off" turns the TCP listener off
-  bool mqtt_websocket = true;                 // MQTT over WebSocket at the HTTP face's /mqtt
+  bool mqtt_websocket = true;                // MQTT over WebSocket at the HTTP face's /mqtt
   mqtt::MqttSettings mqtt;
+  std::string mesh_listen = "0.0.0.0:7946";  // "off": dial only
+  mesh::MeshSettings mesh;                   // mesh.listen is mesh_listen, parsed by the node
 };
 
 struct Setting {

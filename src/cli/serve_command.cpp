@@ -44,8 +44,8 @@ void print_where_to_connect(const Node& node) {
   if (auto kafka = node.kafka_address())
     std::printf("skein is serving Kafka on %s\n", kafka->c_str());
   if (auto mqtt = node.mqtt_address())
-    std::printf("skein is serving MQTT on %s (and over WebSocket at ws://%s/mqtt)\n",
-                mqtt->c_str(), http->c_str());
+    std::printf("skein is serving MQTT on %s (and over WebSocket at ws://%s/mqtt)\n", mqtt->c_str(),
+                http->c_str());
   std::fflush(stdout);
 }
 

@@ -29,6 +29,10 @@ Offer Destination::offer(EventPtr event) {
       close();
       return Offer::overflowed;
     }
+    // A persistent destination's dropped event was counted on its receipt:
+    // answer it, or its publisher would wait for nothing.
+    if (persistent() && queue_.front()->receipt)
+      queue_.front()->receipt->failed("a destination's queue is full");
     queue_.pop_front();
     result = Offer::dropped_oldest;
   }

@@ -15,11 +15,11 @@
 
 #include "http/json_error.hpp"
 #include "http/metrics_endpoint.hpp"
+#include "http/mqtt_websocket.hpp"
 #include "http/publish_endpoint.hpp"
 #include "http/request_target.hpp"
 #include "http/sse_endpoint.hpp"
 #include "http/streams_endpoint.hpp"
-#include "http/mqtt_websocket.hpp"
 #include "http/websocket_endpoint.hpp"
 #include "runtime/stream_service.hpp"
 
@@ -207,6 +207,19 @@ asio::awaitable<Response> HttpConnection::route(const Request& request,
   if (get && path == "/healthz") co_return handle_healthz(request);
   if (get && path == "/readyz") co_return handle_readyz(context_, request);
   if (get && path == "/metrics") co_return handle_metrics(context_, request);
+  if (path == "/v1/mesh") {
+    if (!get) {
+      auto response = make_response(request, bhttp::status::method_not_allowed,
+                                    json_error("method_not_allowed", "use GET"));
+      response.set(bhttp::field::allow, "GET");
+      co_return response;
+    }
+    if (!context_.mesh_status)
+      co_return make_response(request, bhttp::status::not_found,
+                              json_error("not_found", "this node has no mesh"));
+    std::string body = co_await context_.mesh_status();
+    co_return make_response(request, bhttp::status::ok, std::move(body));
+  }
   co_return make_response(request, bhttp::status::not_found,
                           json_error("not_found", "no such endpoint: " + path));
 }

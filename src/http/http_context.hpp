@@ -6,6 +6,7 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +55,8 @@ struct HttpContext {
   runtime::StreamAttraction* attraction = nullptr;
   // Takes an MQTT-over-WebSocket stream (the MQTT face); empty when off.
   std::function<void(unsigned shard, runtime::ByteStreamPtr stream)> mqtt_websocket;
+  // GET /v1/mesh: the mesh's state as JSON (set by the node).
+  std::function<boost::asio::awaitable<std::string>()> mesh_status;
   // The other faces' figures for /metrics, set before the node starts.
   std::vector<runtime::MetricSource> metric_sources;
 };

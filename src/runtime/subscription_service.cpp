@@ -43,6 +43,7 @@ asio::awaitable<void> SubscriptionService::write_batches() {
     }
     table.catch_up(all);
     count_.store(table.size(), std::memory_order_relaxed);
+    if (observer_) observer_(all, effective);
 
     std::size_t next = 0;
     for (auto& request : batch) {

@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,12 @@ class SubscriptionService {
   boost::asio::awaitable<void> unsubscribe(core::DestinationPtr destination,
                                            std::vector<std::string> filters);
 
+  // Called on shard 0 after each batch is in effect, with the changes and,
+  // per change, whether it changed anything (the mesh counts the node's own
+  // filters this way). Set before the node starts.
+  using Observer = std::function<void(const std::vector<Change>&, const std::vector<bool>&)>;
+  void set_observer(Observer observer) { observer_ = std::move(observer); }
+
   // (filter, destination) pairs in effect; readable from anywhere.
   std::size_t count() const { return count_.load(std::memory_order_relaxed); }
 
@@ -71,6 +78,7 @@ class SubscriptionService {
   std::deque<Request> pending_;  // shard 0 only
   bool writing_ = false;         // shard 0 only
   std::atomic<std::size_t> count_{0};
+  Observer observer_;
 };
 
 }  // namespace skein::runtime

@@ -38,7 +38,7 @@ class Node:
         self.ready_file = workdir / "ready.json"
         self.log_path = workdir / "skein.log"
         self.args = [SKEIN, "serve", "--data", str(self.data), "--http", "127.0.0.1:0",
-                     "--kafka", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--ready-file", str(self.ready_file), *extra_args]
+                     "--kafka", "127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mesh", "127.0.0.1:0", "--ready-file", str(self.ready_file), *extra_args]
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
         self.addresses = {}

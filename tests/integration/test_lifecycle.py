@@ -23,8 +23,9 @@ def run_skein(*args, input=None, env=None, timeout=20):
 
 def test_ready_file_names_the_http_address_that_answers(node):
     faces = json.loads(node.ready_file.read_text())
-    assert sorted(faces) == ["http", "kafka", "mqtt"]
+    assert sorted(faces) == ["http", "kafka", "mesh", "mqtt"]
     assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["http"])
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["mesh"])
     assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["kafka"])
     assert re.fullmatch(r"127\.0\.0\.1:\d+", faces["mqtt"])
     host, port = faces["http"].split(":")
