@@ -2,9 +2,6 @@
 // harness.hpp for what a run is.
 #include "harness.hpp"
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
@@ -36,18 +33,6 @@ bool parse_number(std::string_view text, auto& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 }  // namespace
-
-std::optional<Endpoint> parse_endpoint(std::string_view text) {
-  for (std::string_view scheme : {"http://", "ws://"}) {
-    if (text.starts_with(scheme)) text.remove_prefix(scheme.size());
-  }
-  while (text.ends_with('/')) text.remove_suffix(1);
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0 || colon + 1 == text.size()) {
-    return std::nullopt;
-  }
-  return Endpoint{std::string(text.substr(0, colon)), std::string(text.substr(colon + 1))};
-}
 
 std::optional<Options> parse_options(int argc, char** argv, int& exit_code) {
   Options o;
@@ -132,13 +117,6 @@ std::uint64_t events_for(const Options& options, int publisher) {
   return options.events / p + (static_cast<std::uint64_t>(publisher) < options.events % p ? 1 : 0);
 }
 
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end == text.data()) return std::nullopt;
-  return value;
-}
-
 int publisher_of(std::string_view topic) {
   if (topic.size() <= 6 || !topic.starts_with("bench") || (topic[5] != '/' && topic[5] != '.')) {
     return -2;
@@ -159,24 +137,6 @@ void Run::fail_subscriber(std::size_t i, std::string why) {
 void Run::fail_publisher(std::size_t i, std::string why) {
   std::lock_guard lock(mutex);
   if (publishers[i].error.empty()) publishers[i].error = std::move(why);
-}
-
-namespace {
-namespace asio = boost::asio;
-using asio::as_tuple;
-using asio::use_awaitable;
-using asio::ip::tcp;
-}  // namespace
-
-asio::awaitable<std::string> connect(tcp::socket& socket, const Endpoint& endpoint) {
-  tcp::resolver resolver(socket.get_executor());
-  auto [ec, results] =
-      co_await resolver.async_resolve(endpoint.host, endpoint.port, as_tuple(use_awaitable));
-  if (ec) co_return "resolve " + endpoint.host + ": " + ec.message();
-  auto [cec, ep] = co_await asio::async_connect(socket, results, as_tuple(use_awaitable));
-  if (cec) co_return "connect " + endpoint.host + ":" + endpoint.port + ": " + cec.message();
-  socket.set_option(tcp::no_delay(true));
-  co_return std::string();
 }
 
 }  // namespace skein::bench

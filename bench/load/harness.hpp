@@ -18,16 +18,13 @@
 #include <string_view>
 #include <vector>
 
+#include "net.hpp"
+
 namespace skein::bench {
 
 using Clock = std::chrono::steady_clock;
 
 enum class Target { skein, nats, sink };
-
-struct Endpoint {
-  std::string host;
-  std::string port;
-};
 
 struct Options {
   Target target = Target::skein;
@@ -49,14 +46,6 @@ struct Options {
 // Parses argv; on error or --help prints usage and returns nullopt (with
 // `exit_code` set to the code to exit with).
 std::optional<Options> parse_options(int argc, char** argv, int& exit_code);
-
-// "host:port" or "http://host:port[/]" or "ws://host:port".
-std::optional<Endpoint> parse_endpoint(std::string_view text);
-
-// Connects `socket` to `endpoint` with Nagle off; an empty string on success,
-// else what failed.
-boost::asio::awaitable<std::string> connect(boost::asio::ip::tcp::socket& socket,
-                                            const Endpoint& endpoint);
 
 // The publishers' payload: `bytes` of fixed printable text with no quote,
 // backslash or CR, so that it travels as a JSON string unchanged.
@@ -128,9 +117,6 @@ struct Run {
   void fail_subscriber(std::size_t i, std::string why);
   void fail_publisher(std::size_t i, std::string why);
 };
-
-// Parses the decimal at the start of `text`; nullopt if there is none.
-std::optional<std::uint64_t> parse_u64(std::string_view text);
 
 // The index in "bench/<p>" or "bench.<p>" (after the 6-character prefix), or
 // -1 for the probe, or -2 when it is neither.

@@ -5,11 +5,8 @@
 // MSGs). NATS messages carry no sequence, so the publishers write theirs in
 // the first 12 bytes of the payload and the subscribers check it grows.
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/streambuf.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +16,7 @@
 #include <cstdio>
 
 #include "harness.hpp"
+#include "nats_protocol.hpp"
 
 namespace skein::bench {
 
@@ -27,57 +25,9 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using asio::as_tuple;
 using asio::use_awaitable;
-using asio::ip::tcp;
 
 namespace {
-
-constexpr std::string_view kConnect =
-    "CONNECT {\"verbose\":false,\"pedantic\":false,\"protocol\":1,\"name\":\"http_ws_load\"}\r\n";
 constexpr std::size_t kSequenceDigits = 12;
-
-// A TCP client of the NATS text protocol: connects, reads INFO, sends CONNECT.
-struct NatsTcp {
-  explicit NatsTcp(asio::any_io_executor executor) : socket(std::move(executor)) {}
-
-  tcp::socket socket;
-  asio::streambuf in;
-
-  asio::awaitable<std::string> open(const Endpoint& endpoint) {
-    if (auto error = co_await connect(socket, endpoint); !error.empty()) co_return error;
-    std::string line;
-    if (auto error = co_await read_line(line); !error.empty()) co_return error;
-    if (!line.starts_with("INFO")) co_return "expected INFO, got: " + line;
-    auto [ec, n] = co_await asio::async_write(
-        socket, asio::buffer(kConnect.data(), kConnect.size()), as_tuple(use_awaitable));
-    if (ec) co_return "write CONNECT: " + ec.message();
-    co_return std::string();
-  }
-
-  asio::awaitable<std::string> read_line(std::string& line) {
-    auto [ec, n] = co_await asio::async_read_until(socket, in, "\r\n", as_tuple(use_awaitable));
-    if (ec) co_return "read: " + ec.message();
-    line.assign(asio::buffers_begin(in.data()), asio::buffers_begin(in.data()) + n - 2);
-    in.consume(n);
-    co_return std::string();
-  }
-
-  // Reads until a PONG, answering the server's PINGs; error text or "".
-  asio::awaitable<std::string> await_pong() {
-    std::string line;
-    for (;;) {
-      if (auto error = co_await read_line(line); !error.empty()) co_return error;
-      if (line == "PONG") co_return std::string();
-      if (line == "PING") {
-        static constexpr std::string_view kPong = "PONG\r\n";
-        co_await asio::async_write(socket, asio::buffer(kPong.data(), kPong.size()),
-                                   as_tuple(use_awaitable));
-      } else if (line.starts_with("-ERR")) {
-        co_return "server said " + line;
-      }
-    }
-  }
-};
-
 }  // namespace
 
 asio::awaitable<void> nats_publisher(Run& run, std::size_t index) {
@@ -166,7 +116,7 @@ asio::awaitable<void> nats_ws_subscriber(Run& run, std::size_t index) {
     co_return;
   }
   ws.binary(true);
-  const std::string hello = std::string(kConnect) + "SUB bench.> 1\r\nPING\r\n";
+  const std::string hello = nats_connect_line("http_ws_load") + "SUB bench.> 1\r\nPING\r\n";
   if (auto [ec, n] = co_await ws.async_write(asio::buffer(hello), as_tuple(use_awaitable)); ec) {
     run.fail_subscriber(index, "websocket write: " + ec.message());
     co_return;
@@ -185,45 +135,43 @@ asio::awaitable<void> nats_ws_subscriber(Run& run, std::size_t index) {
                                      " events: " + ec.message());
       co_return;
     }
-    std::string_view data(static_cast<const char*>(buffer.data().data()), buffer.data().size());
-    std::size_t used = 0;
-    bool pong_owed = false;
-    for (;;) {
-      const std::string_view rest = data.substr(used);
-      const auto eol = rest.find("\r\n");
-      if (eol == std::string_view::npos) break;
-      const std::string_view line = rest.substr(0, eol);
-      if (line.starts_with("MSG ")) {
-        // MSG <subject> <sid> [reply-to] <#bytes>
-        const auto subject_end = line.find(' ', 4);
-        const auto size_at = line.rfind(' ');
-        const auto size = parse_u64(line.substr(size_at + 1));
-        if (subject_end == std::string_view::npos || !size) {
-          run.fail_subscriber(index, "bad MSG line: " + std::string(line));
-          co_return;
+    const std::string_view data(static_cast<const char*>(buffer.data().data()),
+                                buffer.data().size());
+    bool pong_owed = false, done = false;
+    std::string failure;
+    const NatsScan scan = scan_nats(data, [&](const NatsItem& item) {
+      switch (item.kind) {
+        case NatsItem::Kind::msg: {
+          const int p = publisher_of(item.subject);
+          if (p == -1) {
+            tally.probed.store(true);
+            return true;
+          }
+          std::uint64_t id = tally.received.load(std::memory_order_relaxed) + 1;
+          if (numbered) id = parse_u64(item.payload.substr(0, kSequenceDigits)).value_or(0);
+          if (p >= 0 && tally.count(p, id, expected, publishers)) {
+            done = true;
+            return false;
+          }
+          if (p < 0) ++tally.unknown;
+          return true;
         }
-        if (rest.size() < eol + 2 + *size + 2) break;  // the payload is still to come
-        const std::string_view payload = rest.substr(eol + 2, *size);
-        used += eol + 2 + *size + 2;
-        const int p = publisher_of(line.substr(4, subject_end - 4));
-        if (p == -1) {
-          tally.probed.store(true);
-          continue;
-        }
-        std::uint64_t id = tally.received.load(std::memory_order_relaxed) + 1;
-        if (numbered) id = parse_u64(payload.substr(0, kSequenceDigits)).value_or(0);
-        if (p >= 0 && tally.count(p, id, expected, publishers)) co_return;
-        if (p < 0) ++tally.unknown;
-        continue;
+        case NatsItem::Kind::ping:
+          pong_owed = true;
+          return true;
+        case NatsItem::Kind::err:
+          failure = "server said " + std::string(item.line);
+          return false;
+        default:
+          return true;
       }
-      used += eol + 2;
-      if (line == "PING") pong_owed = true;
-      if (line.starts_with("-ERR")) {
-        run.fail_subscriber(index, "server said " + std::string(line));
-        co_return;
-      }
+    });
+    if (!scan.error.empty() || !failure.empty()) {
+      run.fail_subscriber(index, scan.error.empty() ? failure : scan.error);
+      co_return;
     }
-    buffer.consume(used);
+    if (done) co_return;
+    buffer.consume(scan.used);
     if (pong_owed) {
       static constexpr std::string_view kPong = "PONG\r\n";
       co_await ws.async_write(asio::buffer(kPong.data(), kPong.size()), as_tuple(use_awaitable));
