@@ -62,8 +62,8 @@ Node::Node(NodeConfig config)
         throw std::runtime_error("mesh.listen: " + *error);
       listen = std::get<boost::asio::ip::tcp::endpoint>(endpoint);
     }
-    mesh_ =
-        std::make_unique<mesh::MeshService>(pool_, router_, subscriptions_, config_.mesh, listen);
+    mesh_ = std::make_unique<mesh::MeshService>(pool_, router_, subscriptions_, streams_,
+                                                config_.mesh, listen);
     subscriptions_.set_observer(
         [interest = &mesh_->local_interest()](const auto& changes, const auto& effective) {
           interest->observe(changes, effective);
@@ -138,6 +138,7 @@ void Node::start() {
   streams_.open();  // before the shards run: partitions recover here
   if (kafka_) offsets_.load();
   if (mqtt_) mqtt_->load();
+  mesh_->load();
   pool_.start();
   streams_.start();
   attraction_.start();  // before any face: attracted events find their streams

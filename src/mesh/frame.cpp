@@ -277,6 +277,19 @@ void encode(std::string& out, const EventsFrame& f, std::size_t compress_above) 
   w.bytes((flags & kBatchZstd) ? std::string_view(packed) : std::string_view(body));
 }
 
+void encode_event(std::string& out, const core::Event& event) {
+  WireWriter w(out);
+  put_event(w, event);
+}
+
+std::optional<std::string> decode_event(std::string_view bytes, core::Event& out) {
+  WireReader r(bytes);
+  std::string why;
+  if (!get_event(r, out, why)) return why;
+  if (!r.done()) return std::string("bytes after the event");
+  return std::nullopt;
+}
+
 FrameSize frame_size(std::string_view buffer, std::size_t max_frame_bytes) {
   if (buffer.size() < 4) return {};
   std::size_t n = 0;

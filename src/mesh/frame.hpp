@@ -134,6 +134,11 @@ struct DecodeError {
   std::string message;
 };
 
+// One event alone, as inside an events frame (the outbox stores events so).
+void encode_event(std::string& out, const core::Event& event);
+// nullopt when `bytes` hold exactly one valid event, else why not.
+std::optional<std::string> decode_event(std::string_view bytes, core::Event& out);
+
 // Splitting a byte stream into frames: the length of the frame at the start
 // of `buffer` (header included) once it is all there, nullopt while more
 // bytes are needed, or an error for a frame above `max_frame_bytes`.

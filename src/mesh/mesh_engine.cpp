@@ -161,13 +161,13 @@ void MeshEngine::route(const core::EventPtr& event, const std::string* arrived_f
       store_->append(hop, position, event, [receipt](bool ok) {
         if (!receipt) return;
         if (ok) {
-          receipt->stored(false);
+          receipt->stored();  // counts: the event is durable in an outbox
         } else {
           receipt->failed("a mesh outbox could not store the event");
         }
       });
     } else if (receipt) {
-      receipt->stored(false);
+      receipt->stored();
     }
   }
 }

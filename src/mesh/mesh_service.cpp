@@ -43,7 +43,8 @@ unsigned mesh_shard(const runtime::ShardPool& pool) {
 }  // namespace
 
 MeshService::MeshService(runtime::ShardPool& pool, core::Router& router,
-                         runtime::SubscriptionService& subscriptions, MeshSettings settings,
+                         runtime::SubscriptionService& subscriptions,
+                         runtime::StreamService& streams, MeshSettings settings,
                          std::optional<asio::ip::tcp::endpoint> listen)
     : pool_(pool),
       router_(router),
@@ -51,7 +52,9 @@ MeshService::MeshService(runtime::ShardPool& pool, core::Router& router,
       settings_(std::move(settings)),
       shard_(mesh_shard(pool)),
       self_(router.node_name()),
-      engine_(std::make_unique<MeshEngine>(self_, router.incarnation(), *this, settings_.engine)),
+      outbox_log_(pool, streams, shard_),
+      engine_(std::make_unique<MeshEngine>(self_, router.incarnation(), *this, settings_.engine,
+                                           &outbox_log_)),
       destination_(std::make_shared<MeshDestination>(shard_, settings_.queue_events,
                                                      [this] { post([this] { drain(); }); })),
       interest_(destination_.get(),
@@ -65,6 +68,18 @@ MeshService::MeshService(runtime::ShardPool& pool, core::Router& router,
       listen_(listen) {}
 
 MeshService::~MeshService() = default;
+
+void MeshService::load() {
+  std::size_t restored = 0;
+  for (auto& [peer, events] : outbox_log_.load()) {
+    for (auto& [position, event] : events) {
+      engine_->restore_outbox(peer, position, std::move(event));
+      ++restored;
+    }
+  }
+  if (restored > 0)
+    spdlog::info("mesh: {} persistent event(s) wait in outboxes for their next hop", restored);
+}
 
 std::optional<std::string> MeshService::address() const {
   if (!listener_) return std::nullopt;

@@ -27,6 +27,7 @@
 #include "mesh/mesh_destination.hpp"
 #include "mesh/mesh_engine.hpp"
 #include "mesh/mesh_settings.hpp"
+#include "mesh/outbox_log.hpp"
 #include "runtime/service.hpp"
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"
@@ -38,8 +39,12 @@ class MeshService : public runtime::Service, public MeshIo, public LinkOwner {
  public:
   // `listen`: where peers dial in (nullopt: dial only).
   MeshService(runtime::ShardPool& pool, core::Router& router,
-              runtime::SubscriptionService& subscriptions, MeshSettings settings,
-              std::optional<asio::ip::tcp::endpoint> listen);
+              runtime::SubscriptionService& subscriptions, runtime::StreamService& streams,
+              MeshSettings settings, std::optional<asio::ip::tcp::endpoint> listen);
+
+  // Reads the outboxes back from disk (after the streams are open, before
+  // the shards run): persistent events no peer acknowledged go out again.
+  void load();
   ~MeshService() override;
 
   std::string_view name() const override { return "mesh"; }
@@ -92,6 +97,7 @@ class MeshService : public runtime::Service, public MeshIo, public LinkOwner {
   MeshSettings settings_;
   unsigned shard_;
   std::string self_;
+  OutboxLog outbox_log_;
   std::unique_ptr<MeshEngine> engine_;
   std::shared_ptr<MeshDestination> destination_;
   LocalInterest interest_;
