@@ -131,7 +131,10 @@ void put_names(WireWriter& w, const std::vector<std::string>& names) {
 
 bool get_names(WireReader& r, std::vector<std::string>& out, std::size_t max_bytes) {
   const std::uint64_t n = r.varint();
-  if (n > r.left()) return false;  // each takes at least one byte
+  if (n > r.left()) {  // each takes at least one byte
+    r.fail();
+    return false;
+  }
   out.reserve(n);
   for (std::uint64_t i = 0; r.ok() && i < n; ++i) out.emplace_back(r.bytes(max_bytes));
   return r.ok();
@@ -196,6 +199,10 @@ std::string_view to_string(GoodbyeCode code) {
       return "timeout";
     case GoodbyeCode::frame_too_large:
       return "frame too large";
+    case GoodbyeCode::too_slow:
+      return "too slow";
+    case GoodbyeCode::store_failed:
+      return "store failed";
   }
   return "unknown";
 }
@@ -321,7 +328,10 @@ Decoded decode(std::string_view whole, std::size_t max_frame_bytes) {
       f.incarnation = r.varint();
       f.nonce = std::string(r.bytes(kNonceBytes));
       if (r.ok() && f.nonce.size() != kNonceBytes) r.fail();
-      return finish(std::move(f), "hello");
+      // Later versions may add fields after these: a HELLO is read up to
+      // here, so that any version can be told version_mismatch.
+      if (!r.ok()) return {std::nullopt, error("malformed hello")};
+      return {Frame(std::move(f)), std::nullopt};
     }
     case FrameType::proof: {
       Proof f;

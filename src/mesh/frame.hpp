@@ -104,6 +104,8 @@ enum class GoodbyeCode : std::uint16_t {
   same_node = 6,         // the peer has this node's name
   timeout = 7,           // handshake or heartbeats overdue
   frame_too_large = 8,   // a frame above the receiver's limit
+  too_slow = 9,          // the peer reads too slowly: too much waits for it
+  store_failed = 10,     // a persistent event could not be stored here
 };
 std::string_view to_string(GoodbyeCode code);
 

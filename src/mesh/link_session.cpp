@@ -54,7 +54,7 @@ void LinkSession::shut(std::string reason) {
 void LinkSession::send(std::string frames) {
   if (closed_ || closing_) return;
   if (out_.size() + frames.size() > settings_.max_pending_bytes) {
-    close(Goodbye{GoodbyeCode::timeout,
+    close(Goodbye{GoodbyeCode::too_slow,
                   "the peer reads too slowly (" + std::to_string(out_.size()) + " bytes waiting)"});
     return;
   }
@@ -89,11 +89,15 @@ asio::awaitable<std::optional<Frame>> LinkSession::read_frame() {
   for (;;) {
     const std::string_view buffered = std::string_view(in_).substr(in_start_);
     const FrameSize size = frame_size(buffered, settings_.max_frame_bytes);
-    if (size.error) co_return std::nullopt;
+    if (size.error) {
+      handshake_error_ = *size.error;
+      co_return std::nullopt;
+    }
     if (size.whole) {
       Decoded d = decode(buffered.substr(0, *size.whole), settings_.max_frame_bytes);
       in_start_ += *size.whole;
       ++stats_.frames_in;
+      if (d.error) handshake_error_ = *d.error;
       co_return std::move(d.frame);
     }
     auto [ec, n] = co_await socket_.async_read_some(asio::buffer(chunk), kAsTuple);
@@ -118,7 +122,10 @@ asio::awaitable<bool> LinkSession::handshake() {
   auto self = shared_from_this();
   deadline_.expires_after(settings_.handshake_timeout);
   deadline_.async_wait([self](boost::system::error_code ec) {
-    if (!ec && !self->established_) self->shut("handshake timed out");
+    if (!ec && !self->established_ && !self->closed_) {
+      spdlog::warn("mesh: the handshake with {} timed out", self->remote_);
+      self->shut("handshake timed out");
+    }
   });
   const std::string my_nonce = make_nonce();
   std::string hello_bytes;
@@ -126,7 +133,12 @@ asio::awaitable<bool> LinkSession::handshake() {
   co_await write_now(std::move(hello_bytes));
 
   std::optional<Frame> first = co_await read_frame();
+  if (!first && handshake_error_) {
+    Goodbye why{handshake_error_->code, handshake_error_->message};
+    co_return co_await refuse(std::move(why));
+  }
   if (!first) {
+    if (!closed_) spdlog::info("mesh: {} closed the connection before its hello", remote_);
     shut(closed_ ? end_reason_ : "no hello from " + remote_);
     co_return false;
   }
@@ -154,6 +166,10 @@ asio::awaitable<bool> LinkSession::handshake() {
   co_await write_now(std::move(proof_bytes));
 
   std::optional<Frame> second = co_await read_frame();
+  if (!second && handshake_error_) {
+    Goodbye why{handshake_error_->code, handshake_error_->message};
+    co_return co_await refuse(std::move(why));
+  }
   if (!second) {
     shut(closed_ ? end_reason_ : "no proof from " + peer_);
     co_return false;
@@ -210,6 +226,13 @@ asio::awaitable<void> LinkSession::run() {
   } else {
     owner_.read_done(*this);
     co_await read_loop();
+  }
+  if (closing_ && !closed_) {
+    // A goodbye is queued: the writer sends it, then shuts the socket (which
+    // cancels this wait); a peer that does not read gets a bounded wait.
+    deadline_.expires_after(settings_.handshake_timeout);
+    auto [ec] = co_await deadline_.async_wait(kAsTuple);
+    (void)ec;
   }
   if (!closed_) shut(end_reason_.empty() ? "closed" : end_reason_);
   owner_.ended(*this);

@@ -105,6 +105,7 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   Clock::time_point last_in_ = Clock::now();
   LinkStats stats_;
   std::string end_reason_;
+  std::optional<DecodeError> handshake_error_;  // why a handshake frame was refused
 };
 
 }  // namespace skein::mesh

@@ -47,7 +47,23 @@ RoutePlan& MeshEngine::plan() {
   return *plan_;
 }
 
+void MeshEngine::retry_unrouted() {
+  if (unrouted_.empty()) return;
+  const bool settled = Clock::now() >= settle_until_;
+  std::vector<Unrouted> still;
+  for (auto& u : unrouted_) {
+    if (route(u.event, &u.arrived_from) == 0 && !settled) {
+      still.push_back(std::move(u));
+      continue;
+    }
+    // Routed (its outboxes answer for it) or given up: release the hold.
+    if (u.event->receipt) u.event->receipt->stored(false);
+  }
+  unrouted_ = std::move(still);
+}
+
 void MeshEngine::registry_changed() {
+  retry_unrouted();
   RoutePlan& p = plan();
   if (p.remote_filters() != remote_filters_) {
     remote_filters_ = p.remote_filters();
@@ -72,6 +88,7 @@ void MeshEngine::links_changed() {
 }
 
 void MeshEngine::link_up(const std::string& peer) {
+  settle_until_ = Clock::now() + settings_.route_settle;
   Link& l = link(peer);
   l.up = true;
   l.held_until.reset();
@@ -140,13 +157,15 @@ void MeshEngine::forward(const core::EventPtr& event) {
   route(event, nullptr);
 }
 
-void MeshEngine::route(const core::EventPtr& event, const std::string* arrived_from) {
+std::size_t MeshEngine::route(const core::EventPtr& event, const std::string* arrived_from) {
+  std::size_t used = 0;
   hops_.clear();
   plan().next_hops(event->origin.node, event->topic, hops_);
   const bool persistent = event->delivery == core::DeliveryClass::persistent;
   for (const std::string& hop : hops_) {
     if (arrived_from != nullptr && hop == *arrived_from) continue;
     Link& l = link(hop);
+    ++used;
     if (!persistent) {
       if (!l.up) continue;  // direct events are not kept for later
       l.direct.push_back(event);
@@ -170,6 +189,7 @@ void MeshEngine::route(const core::EventPtr& event, const std::string* arrived_f
       receipt->stored();
     }
   }
+  return used;
 }
 
 void MeshEngine::on_events(const std::string& peer, ReceivedEvents frame) {
@@ -177,6 +197,8 @@ void MeshEngine::on_events(const std::string& peer, ReceivedEvents frame) {
   std::uint64_t position = frame.first;
   for (core::Event& e : frame.events) {
     const bool persistent = frame.persistent;
+    // The batch says how the event travels (and so whether it is acknowledged).
+    e.delivery = persistent ? core::DeliveryClass::persistent : core::DeliveryClass::direct;
     const std::uint64_t here = position++;
     ++(persistent ? l.counters.persistent_in : l.counters.events_in);
     if (e.origin.node == registry_.self_name()) {
@@ -186,47 +208,82 @@ void MeshEngine::on_events(const std::string& peer, ReceivedEvents frame) {
       if (persistent) l.receiving.emplace_back(here, true);
       continue;
     }
+    EventKey key{e.origin.node, e.origin.incarnation, e.origin.sequence};
     const auto verdict = seen_.check(e.origin.node, e.origin.incarnation, e.origin.sequence);
     const bool take = verdict == SeenEvents::Verdict::fresh ||
                       (verdict == SeenEvents::Verdict::too_old && persistent);
     if (!take) {
       ++l.counters.duplicates_in;
       ++duplicates_;
-      if (persistent) l.receiving.emplace_back(here, true);
+      if (!persistent) continue;
+      if (auto it = storing_.find(key); it != storing_.end()) {
+        // The first copy is still being stored: this one is acknowledged with it.
+        l.receiving.emplace_back(here, false);
+        it->second.emplace_back(peer, here);
+      } else {
+        l.receiving.emplace_back(here, true);
+      }
       continue;
     }
     if (persistent) {
       l.receiving.emplace_back(here, false);
+      storing_.emplace(key, std::vector<std::pair<std::string, std::uint64_t>>{});
       // Stored once every local persistent destination and every onward
       // outbox has it; then the peer may forget it.
       std::weak_ptr<bool> alive = alive_;
       MeshIo* io = &io_;
       std::string from = peer;
       e.receipt = std::make_shared<core::Receipt>(
-          [this, alive, io, from, here](std::optional<std::string> failure, std::size_t) {
-            io->post([this, alive, from, here, ok = !failure.has_value()] {
-              if (alive.lock()) received_stored(from, here, ok);
+          [this, alive, io, from, here, key](std::optional<std::string> failure, std::size_t) {
+            io->post([this, alive, from, here, key, ok = !failure.has_value()] {
+              if (alive.lock()) received_stored(key, from, here, ok);
             });
           });
     }
     core::EventPtr event = std::make_shared<const core::Event>(std::move(e));
-    route(event, &peer);
-    io_.deliver(event);
+    const std::size_t hops = route(event, &peer);
+    const std::size_t local = io_.deliver(event);
+    if (persistent && hops == 0 && local == 0 && Clock::now() < settle_until_) {
+      // Nobody here or beyond wants it, as far as this node knows yet; the
+      // registry may be catching up after a link came back: hold it.
+      unrouted_.push_back(Unrouted{event, peer});
+      continue;
+    }
     if (event->receipt) event->receipt->stored(false);  // the engine's own expectation
+  }
+  // Duplicates are acknowledged at once (when nothing before them waits).
+  advance_acks(peer);
+}
+
+void MeshEngine::received_stored(const EventKey& key, const std::string& peer,
+                                 std::uint64_t position, bool ok) {
+  std::vector<std::pair<std::string, std::uint64_t>> copies{{peer, position}};
+  if (auto it = storing_.find(key); it != storing_.end()) {
+    copies.insert(copies.end(), it->second.begin(), it->second.end());
+    storing_.erase(it);
+  }
+  if (!ok) {
+    // Not acknowledged, and forgotten as seen: the peers send it again when
+    // their links come back, and the copy is taken as new.
+    seen_.forget(std::get<0>(key), std::get<1>(key), std::get<2>(key));
+    for (const auto& [from, p] : copies)
+      io_.close_link(from,
+                     Goodbye{GoodbyeCode::store_failed, "could not store a persistent event"});
+    return;
+  }
+  for (const auto& [from, p] : copies) {
+    auto it = links_.find(from);
+    if (it == links_.end() || !it->second.up) continue;
+    for (auto& [q, stored] : it->second.receiving)
+      if (q == p) stored = true;
+    advance_acks(from);
   }
 }
 
-void MeshEngine::received_stored(const std::string& peer, std::uint64_t position, bool ok) {
+void MeshEngine::advance_acks(const std::string& peer) {
   auto it = links_.find(peer);
   if (it == links_.end() || !it->second.up) return;
   Link& l = it->second;
-  if (!ok) {
-    // Not acknowledged: the peer sends it again when the link comes back.
-    io_.close_link(peer, Goodbye{GoodbyeCode::normal, "could not store a persistent event"});
-    return;
-  }
-  for (auto& [p, stored] : l.receiving)
-    if (p == position) stored = true;
   bool advanced = false;
   while (!l.receiving.empty() && l.receiving.front().second) {
     l.acked_to_peer = l.receiving.front().first + 1;
@@ -316,6 +373,7 @@ void MeshEngine::tick(Clock::time_point now) {
     }
   }
   if (changed) plan_.reset();
+  retry_unrouted();
   const auto forgotten = registry_.age(plan().reachable(), now, settings_.node_expiry);
   if (changed || !forgotten.empty()) registry_changed();
 }

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/event.hpp"
@@ -40,7 +41,8 @@ class MeshIo {
   // Queues whole frames on the established link to `peer`.
   virtual void send(const std::string& peer, std::string frames) = 0;
   // An event that arrived over a link, for this node's own destinations.
-  virtual void deliver(core::EventPtr event) = 0;
+  // Returns how many of them it matched.
+  virtual std::size_t deliver(core::EventPtr event) = 0;
   // The filters of other nodes changed: what the mesh must attract here.
   virtual void remote_filters_changed(const std::vector<std::string>& filters) = 0;
   // Runs `fn` later on the engine's thread (receipts complete anywhere).
@@ -57,6 +59,11 @@ struct EngineSettings {
   // Persistent events sent but not acknowledged, per link.
   std::size_t max_unacked_events = 8192;
   std::chrono::milliseconds node_expiry{std::chrono::seconds(60)};
+  // After a link comes up, a persistent event that arrives with nowhere to
+  // go is held this long (unacknowledged) while the registry catches up: a
+  // node that just restarted learns the nodes behind its other links only
+  // as those links come back.
+  std::chrono::milliseconds route_settle{std::chrono::seconds(5)};
   OutboxLimits outbox;
 };
 
@@ -127,11 +134,17 @@ class MeshEngine {
   void links_changed();
   void registry_changed();
   void flood(const std::vector<NodeRecord>& records, const std::string* except);
-  void route(const core::EventPtr& event, const std::string* arrived_from);
+  // Returns the number of next hops the event went to.
+  std::size_t route(const core::EventPtr& event, const std::string* arrived_from);
+  void retry_unrouted();
   void on_registry(const std::string& peer, RegistryFrame frame);
   void on_events(const std::string& peer, ReceivedEvents frame);
   void on_ack(const std::string& peer, const Ack& ack);
-  void received_stored(const std::string& peer, std::uint64_t position, bool ok);
+  // An event's identity mesh-wide: origin, incarnation, sequence.
+  using EventKey = std::tuple<std::string, std::uint64_t, std::uint64_t>;
+  void received_stored(const EventKey& key, const std::string& peer, std::uint64_t position,
+                       bool ok);
+  void advance_acks(const std::string& peer);
   void send_outbox(const std::string& peer, Link& l);
 
   MeshIo& io_;
@@ -144,6 +157,15 @@ class MeshEngine {
   SeenEvents seen_;
   std::map<std::string, Link, std::less<>> links_;
   std::vector<std::string> hops_;  // scratch
+  struct Unrouted {
+    core::EventPtr event;  // its receipt still holds the engine's expectation
+    std::string arrived_from;
+  };
+  std::vector<Unrouted> unrouted_;
+  // Persistent events being stored here, with the other copies (peer,
+  // position) that arrived meanwhile and wait for the same answer.
+  std::map<EventKey, std::vector<std::pair<std::string, std::uint64_t>>> storing_;
+  Clock::time_point settle_until_{};
   std::uint64_t duplicates_ = 0;
   std::uint64_t outbox_drops_ = 0;
   // Alive while the engine is: receipts completing late check it.

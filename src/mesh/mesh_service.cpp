@@ -245,8 +245,8 @@ void MeshService::send(const std::string& peer, std::string frames) {
   if (it != links_.end()) it->second->send(std::move(frames));
 }
 
-void MeshService::deliver(core::EventPtr event) {
-  router_.publish(shard_, event);
+std::size_t MeshService::deliver(core::EventPtr event) {
+  return router_.publish(shard_, event);
 }
 
 void MeshService::post(std::function<void()> fn) {
@@ -436,6 +436,9 @@ asio::awaitable<std::string> MeshService::status_json() {
     doc["nodes"] = std::move(nodes);
     doc["local_filters"] = engine_->registry().self().filters;
     doc["remote_filters"] = plan.remote_filters();
+    // Those of them in effect in this node's router (the rest are on their way).
+    doc["attracting"] =
+        std::vector<std::string>(subscribed_filters_.begin(), subscribed_filters_.end());
     return doc.dump();
   };
   std::string text = co_await runtime::run_on(pool_.executor(shard_), build);

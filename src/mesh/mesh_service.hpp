@@ -63,7 +63,7 @@ class MeshService : public runtime::Service, public MeshIo, public LinkOwner {
 
   // MeshIo
   void send(const std::string& peer, std::string frames) override;
-  void deliver(core::EventPtr event) override;
+  std::size_t deliver(core::EventPtr event) override;
   void remote_filters_changed(const std::vector<std::string>& filters) override;
   void post(std::function<void()> fn) override;
   void close_link(const std::string& peer, Goodbye why) override;

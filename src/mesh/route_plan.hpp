@@ -40,15 +40,16 @@ class RoutePlan {
   // from this node. Empty for an origin the plan cannot reach.
   void next_hops(std::string_view origin, std::string_view topic, std::vector<std::string>& out);
 
-  // Nodes reachable from this node over confirmed links (itself included).
+  // Nodes reachable from this node (itself included), over confirmed links
+  // and held ones.
   std::vector<std::string> reachable() const;
-  // Path cost from this node to `node` (hops over live links), or -1 when
-  // unreachable.
+  // Path cost from this node to `node`, or -1 when unreachable: hops over
+  // live links; a held link counts as many hops as there are nodes, plus one.
   std::int64_t distance(std::string_view node) const;
   // This node's neighbours over confirmed links (held ones not included).
   std::vector<std::string> neighbours() const;
-  // Every filter of every other reachable node: what this node must attract
-  // from its own publishers for the mesh (sorted, unique).
+  // Every filter of every other reachable node (held links included): what
+  // this node must attract for the mesh (sorted, unique).
   const std::vector<std::string>& remote_filters() const { return remote_filters_; }
 
  private:

@@ -62,4 +62,14 @@ SeenEvents::Verdict SeenEvents::check(const std::string& origin, std::uint64_t i
   return test_and_set(w, sequence) ? Verdict::duplicate : Verdict::fresh;
 }
 
+void SeenEvents::forget(const std::string& origin, std::uint64_t incarnation,
+                        std::uint64_t sequence) {
+  auto it = origins_.find(origin);
+  if (it == origins_.end()) return;
+  Window& w = it->second;
+  if (w.incarnation != incarnation || sequence > w.top || w.top - sequence >= window_) return;
+  const std::uint64_t slot = sequence % window_;
+  w.bits[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+}
+
 }  // namespace skein::mesh

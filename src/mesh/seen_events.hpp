@@ -27,6 +27,10 @@ class SeenEvents {
   // Records the event as seen; `duplicate` when it was seen before.
   Verdict check(const std::string& origin, std::uint64_t incarnation, std::uint64_t sequence);
 
+  // Forgets that the event was seen (it could not be stored, so a copy sent
+  // again must be taken). Nothing happens outside the window.
+  void forget(const std::string& origin, std::uint64_t incarnation, std::uint64_t sequence);
+
   std::size_t origins() const { return origins_.size(); }
 
  private:

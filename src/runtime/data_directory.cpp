@@ -5,7 +5,9 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -58,6 +60,29 @@ std::string DataDirectory::cluster_id() const {
   if (::rename(tmp.c_str(), file.c_str()) != 0)
     throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
   return id;
+}
+
+std::uint64_t DataDirectory::next_incarnation() const {
+  const std::string file = path_ + "/incarnation";
+  std::uint64_t last = 0;
+  {
+    std::ifstream in(file);
+    in >> last;
+  }
+  const auto now =
+      static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count());
+  const std::uint64_t next = std::max(now, last + 1);
+  const std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << next << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  return next;
 }
 
 }  // namespace skein::runtime

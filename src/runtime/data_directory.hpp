@@ -3,6 +3,7 @@
 // share one by mistake.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace skein::runtime {
@@ -21,6 +22,11 @@ class DataDirectory {
   // This node's cluster id (what Kafka clients see): 16 random bytes in
   // base64url, made once and kept in <dir>/cluster.id.
   std::string cluster_id() const;
+
+  // This start's incarnation (core::Origin): the time in microseconds, or
+  // one more than the last start's if the clock went back, kept in
+  // <dir>/incarnation, so that every start of the node has a higher one.
+  std::uint64_t next_incarnation() const;
 
  private:
   std::string path_;

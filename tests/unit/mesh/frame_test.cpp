@@ -178,6 +178,15 @@ TEST(MeshFrame, HostileFieldsAreRefusedWithTheReason) {
   auto d = decode(b, 1 << 20);
   ASSERT_TRUE(d.error.has_value());
   EXPECT_NE(d.error->message.find("registry filter"), std::string::npos);
+  // A record cut off after its filter count: refused, not silently dropped.
+  std::string cut;
+  RegistryFrame one;
+  one.records.push_back(NodeRecord{"a", 1, 1, {}, {"x"}});
+  encode(cut, one);
+  cut.resize(cut.size() - 2);  // drop the filter's bytes
+  const std::size_t n = cut.size() - 4;
+  for (int i = 0; i < 4; ++i) cut[i] = static_cast<char>((n >> (8 * (3 - i))) & 0xff);
+  EXPECT_TRUE(decode(cut, 1 << 20).error.has_value());
   // A count claiming more records than bytes.
   std::string lie("\0\0\0\x06\x04\xff\xff\xff\xff\x0f", 10);
   EXPECT_TRUE(decode(lie, 100).error.has_value());

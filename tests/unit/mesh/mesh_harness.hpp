@@ -37,7 +37,7 @@ class HarnessNode : public MeshIo {
       : harness_(h), name_(std::move(name)), engine_(name_, 1, *this, settings) {}
 
   void send(const std::string& peer, std::string frames) override;
-  void deliver(core::EventPtr event) override { receive_locally(event); }
+  std::size_t deliver(core::EventPtr event) override { return receive_locally(event); }
   void remote_filters_changed(const std::vector<std::string>& filters) override {
     remote_filters_ = filters;
   }
@@ -97,11 +97,16 @@ class HarnessNode : public MeshIo {
   const std::multimap<int, std::string>& subscribers() const { return subscribers_; }
 
  private:
-  void receive_locally(const core::EventPtr& event) {
+  std::size_t receive_locally(const core::EventPtr& event) {
     if (event->relayed) arrived.push_back(EventId{event->origin.node, event->origin.sequence});
-    for (const auto& [id, filter] : subscribers_)
-      if (core::filter_matches(filter, event->topic))
+    std::size_t matched = 0;
+    for (const auto& [id, filter] : subscribers_) {
+      if (core::filter_matches(filter, event->topic)) {
         delivered[id].push_back(EventId{event->origin.node, event->origin.sequence});
+        ++matched;
+      }
+    }
+    return matched;
   }
   void update_filters() {
     std::vector<std::string> filters;
