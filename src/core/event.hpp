@@ -23,8 +23,8 @@ enum class DeliveryClass : std::uint8_t { direct, persistent };
 // (node, incarnation, sequence) identifies an event mesh-wide.
 struct Origin {
   std::string node;
-  std::uint64_t incarnation = 0;
   std::uint64_t sequence = 0;
+  std::uint64_t incarnation = 0;
 };
 
 struct Header {

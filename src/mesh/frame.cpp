@@ -247,6 +247,7 @@ void encode(std::string& out, const RegistryFrame& f) {
     w.varint(rec.incarnation);
     w.varint(rec.version);
     put_names(w, rec.links);
+    put_names(w, rec.held);
     put_names(w, rec.filters);
   }
 }
@@ -356,11 +357,13 @@ Decoded decode(std::string_view whole, std::size_t max_frame_bytes) {
         rec.node = std::string(r.bytes(kMaxNameBytes));
         rec.incarnation = r.varint();
         rec.version = r.varint();
-        if (!get_names(r, rec.links, kMaxNameBytes) ||
+        if (!get_names(r, rec.links, kMaxNameBytes) || !get_names(r, rec.held, kMaxNameBytes) ||
             !get_names(r, rec.filters, core::kMaxNameBytes))
           break;
         if (!valid_name(rec.node)) return {std::nullopt, error("registry: bad node name")};
         for (const auto& l : rec.links)
+          if (!valid_name(l)) return {std::nullopt, error("registry: bad link name")};
+        for (const auto& l : rec.held)
           if (!valid_name(l)) return {std::nullopt, error("registry: bad link name")};
         for (const auto& filter : rec.filters)
           if (auto bad = core::check_filter(filter))

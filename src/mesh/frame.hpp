@@ -61,7 +61,10 @@ struct NodeRecord {
   std::string node;
   std::uint64_t incarnation = 0;
   std::uint64_t version = 0;
-  std::vector<std::string> links;    // neighbours with an established link, sorted
+  std::vector<std::string> links;  // neighbours with an established link, sorted
+  // Neighbours whose link is down but held: persistent events for the nodes
+  // behind it wait in its outbox (route_plan.hpp). Sorted.
+  std::vector<std::string> held;
   std::vector<std::string> filters;  // sorted, unique
   bool operator==(const NodeRecord&) const = default;
   bool newer_than(const NodeRecord& other) const {

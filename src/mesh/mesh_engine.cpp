@@ -38,10 +38,7 @@ const Outbox* MeshEngine::outbox(const std::string& peer) const {
 
 RoutePlan& MeshEngine::plan() {
   if (!plan_ || plan_generation_ != registry_.generation()) {
-    std::vector<std::string> held;
-    for (const auto& [peer, l] : links_)
-      if (!l.up && l.held_until && *l.held_until > Clock::now()) held.push_back(peer);
-    plan_.emplace(registry_.records(), registry_.self_name(), held);
+    plan_.emplace(registry_.records(), registry_.self_name());
     plan_generation_ = registry_.generation();
   }
   return *plan_;
@@ -80,11 +77,16 @@ void MeshEngine::flood(const std::vector<NodeRecord>& records, const std::string
 }
 
 void MeshEngine::links_changed() {
-  std::vector<std::string> up;
-  for (const auto& [peer, l] : links_)
-    if (l.up) up.push_back(peer);
-  registry_.set_links(std::move(up));
-  flood({registry_.self()}, nullptr);
+  std::vector<std::string> up, held;
+  const auto now = Clock::now();
+  for (const auto& [peer, l] : links_) {
+    if (l.up) {
+      up.push_back(peer);
+    } else if (l.held_until && *l.held_until > now) {
+      held.push_back(peer);
+    }
+  }
+  if (registry_.set_links(std::move(up), std::move(held))) flood({registry_.self()}, nullptr);
 }
 
 void MeshEngine::link_up(const std::string& peer) {
@@ -160,8 +162,8 @@ void MeshEngine::forward(const core::EventPtr& event) {
 std::size_t MeshEngine::route(const core::EventPtr& event, const std::string* arrived_from) {
   std::size_t used = 0;
   hops_.clear();
-  plan().next_hops(event->origin.node, event->topic, hops_);
   const bool persistent = event->delivery == core::DeliveryClass::persistent;
+  plan().next_hops(event->origin.node, event->topic, persistent, hops_);
   for (const std::string& hop : hops_) {
     if (arrived_from != nullptr && hop == *arrived_from) continue;
     Link& l = link(hop);
@@ -372,7 +374,7 @@ void MeshEngine::tick(Clock::time_point now) {
       if (store_ != nullptr) store_->trim(peer, l.outbox.acked());
     }
   }
-  if (changed) plan_.reset();
+  if (changed) links_changed();  // a hold ended: the own record says so
   retry_unrouted();
   const auto forgotten = registry_.age(plan().reachable(), now, settings_.node_expiry);
   if (changed || !forgotten.empty()) registry_changed();
@@ -382,7 +384,10 @@ void MeshEngine::restore_outbox(const std::string& peer, std::uint64_t position,
                                 core::EventPtr event) {
   Link& l = link(peer);
   l.outbox.restore(position, std::move(event), Clock::now());
-  if (!l.held_until) l.held_until = Clock::now() + settings_.outbox.max_age;
+  if (!l.held_until) {
+    l.held_until = Clock::now() + settings_.outbox.max_age;
+    links_changed();
+  }
 }
 
 }  // namespace skein::mesh

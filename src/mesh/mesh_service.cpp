@@ -297,7 +297,14 @@ void MeshService::drain() {
 
 asio::awaitable<void> MeshService::tick_loop() {
   while (!stopping_) {
+    const std::uint64_t dropped_before = engine_->outbox_drops();
     engine_->tick(std::chrono::steady_clock::now());
+    if (const auto dropped = engine_->outbox_drops() - dropped_before; dropped > 0) {
+      spdlog::warn(
+          "mesh: dropped {} persistent event(s) from outboxes over their limits "
+          "(mesh.outbox_max_bytes, mesh.outbox_max_age_s); {} dropped since start",
+          dropped, engine_->outbox_drops());
+    }
     engine_->flush();
     refresh_metrics();
     tick_timer_->expires_after(settings_.heartbeat);
@@ -429,6 +436,7 @@ asio::awaitable<std::string> MeshService::status_json() {
                        {"incarnation", r.incarnation},
                        {"version", r.version},
                        {"links", r.links},
+                       {"held", r.held},
                        {"filters", r.filters},
                        {"reachable", distance >= 0},
                        {"distance", distance}});

@@ -19,12 +19,15 @@ void Registry::bump_own() {
   ++generation_;
 }
 
-bool Registry::set_links(std::vector<std::string> links) {
-  std::sort(links.begin(), links.end());
-  links.erase(std::unique(links.begin(), links.end()), links.end());
+bool Registry::set_links(std::vector<std::string> links, std::vector<std::string> held) {
+  for (auto* v : {&links, &held}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
   auto& own = records_.at(self_).record;
-  if (own.links == links) return false;
+  if (own.links == links && own.held == held) return false;
   own.links = std::move(links);
+  own.held = std::move(held);
   bump_own();
   return true;
 }
@@ -53,6 +56,7 @@ Registry::Applied Registry::apply(const NodeRecord& record, Clock::time_point no
   if (it != records_.end() && !record.newer_than(it->second.record)) return Applied::stale;
   NodeRecord copy = record;
   std::sort(copy.links.begin(), copy.links.end());
+  std::sort(copy.held.begin(), copy.held.end());
   std::sort(copy.filters.begin(), copy.filters.end());
   copy.filters.erase(std::unique(copy.filters.begin(), copy.filters.end()), copy.filters.end());
   if (it == records_.end()) {

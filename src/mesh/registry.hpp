@@ -30,7 +30,7 @@ class Registry {
   const std::string& self_name() const { return self_; }
 
   // Changes the own record (a new version) when it differs; true if it did.
-  bool set_links(std::vector<std::string> links);
+  bool set_links(std::vector<std::string> links, std::vector<std::string> held = {});
   bool set_filters(std::vector<std::string> filters);
 
   // Takes a peer's record when it is newer. A record of this node from an

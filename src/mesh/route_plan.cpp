@@ -32,8 +32,7 @@ std::vector<std::int64_t> costs_from(const Adjacency& adjacent, std::uint32_t fr
   return d;
 }
 
-RoutePlan::RoutePlan(const std::vector<NodeRecord>& records, std::string_view self,
-                     const std::vector<std::string>& held_links) {
+RoutePlan::RoutePlan(const std::vector<NodeRecord>& records, std::string_view self) {
   names_.reserve(records.size());
   for (const auto& r : records) names_.push_back(r.node);
   std::sort(names_.begin(), names_.end());
@@ -42,30 +41,27 @@ RoutePlan::RoutePlan(const std::vector<NodeRecord>& records, std::string_view se
   const std::size_t n = names_.size();
   self_ = index_.at(self);
 
-  // Confirmed edges: both ends list each other.
-  std::vector<std::set<std::uint32_t>> listed(n);
+  // Edges: both ends list each other, live or held; live when both say live.
+  std::vector<std::set<std::uint32_t>> live(n), any(n);
   for (const auto& r : records) {
     const std::uint32_t a = index_.at(r.node);
-    for (const auto& peer : r.links) {
-      auto it = index_.find(peer);
-      if (it != index_.end() && it->second != a) listed[a].insert(it->second);
+    for (const auto* list : {&r.links, &r.held}) {
+      for (const auto& peer : *list) {
+        auto it = index_.find(peer);
+        if (it == index_.end() || it->second == a) continue;
+        any[a].insert(it->second);
+        if (list == &r.links) live[a].insert(it->second);
+      }
     }
   }
   // A held link costs more than any path of live links.
   const auto held_cost = static_cast<std::uint32_t>(n + 1);
-  std::vector<std::map<std::uint32_t, std::uint32_t>> edges(n);
-  for (std::uint32_t a = 0; a < n; ++a)
-    for (std::uint32_t b : listed[a])
-      if (listed[b].contains(a)) edges[a][b] = 1;
-  for (const auto& peer : held_links) {
-    auto it = index_.find(peer);
-    if (it == index_.end() || it->second == self_) continue;
-    edges[self_].try_emplace(it->second, held_cost);
-    edges[it->second].try_emplace(self_, held_cost);
-  }
   adjacent_.assign(n, {});
   for (std::uint32_t a = 0; a < n; ++a)
-    for (auto [b, cost] : edges[a]) adjacent_[a].push_back(Edge{b, cost});  // sorted by b
+    for (std::uint32_t b : any[a])  // sets iterate sorted
+      if (any[b].contains(a))
+        adjacent_[a].push_back(
+            Edge{b, live[a].contains(b) && live[b].contains(a) ? 1u : held_cost});
 
   distance_from_self_ = costs_from(adjacent_, self_);
   const std::size_t words = (n + 63) / 64;
@@ -90,17 +86,28 @@ RoutePlan::RoutePlan(const std::vector<NodeRecord>& records, std::string_view se
     for (std::uint32_t v = 0; v < n; ++v) {
       if (parent[v] == static_cast<std::int64_t>(self_)) {
         branch_of.emplace(v, mine.size());
-        mine.push_back(Branch{v, Bits(words, 0)});
+        mine.push_back(Branch{v, Bits(words, 0), Bits(words, 0)});
       }
     }
     if (mine.empty()) continue;
+    auto cost = [&](std::uint32_t a, std::uint32_t b) {
+      for (const auto& e : adjacent_[a])
+        if (e.to == b) return e.cost;
+      return held_cost;
+    };
     for (std::uint32_t v = 0; v < n; ++v) {
-      // Climb from v towards the origin; the first child of self met names the branch.
+      // Climb from v towards the origin; the first child of self met names
+      // the branch. Note whether every edge on the way is live.
+      bool all_live = true;
       for (std::int64_t u = v; u >= 0 && d[static_cast<std::size_t>(u)] > d[self_];
            u = parent[static_cast<std::size_t>(u)]) {
-        auto it = branch_of.find(static_cast<std::uint32_t>(u));
+        const auto uu = static_cast<std::uint32_t>(u);
+        const auto up = static_cast<std::uint32_t>(parent[uu]);
+        all_live = all_live && cost(uu, up) == 1;
+        auto it = branch_of.find(uu);
         if (it != branch_of.end()) {
           mine[it->second].members[v / 64] |= std::uint64_t{1} << (v % 64);
+          if (all_live) mine[it->second].live_members[v / 64] |= std::uint64_t{1} << (v % 64);
           break;
         }
       }
@@ -125,7 +132,7 @@ bool RoutePlan::intersects(const Bits& a, const Bits& b) {
   return false;
 }
 
-void RoutePlan::next_hops(std::string_view origin, std::string_view topic,
+void RoutePlan::next_hops(std::string_view origin, std::string_view topic, bool persistent,
                           std::vector<std::string>& out) {
   auto it = index_.find(origin);
   if (it == index_.end()) return;
@@ -141,7 +148,7 @@ void RoutePlan::next_hops(std::string_view origin, std::string_view topic,
   Bits wanted((names_.size() + 63) / 64, 0);
   for (std::uint32_t v : *interested) wanted[v / 64] |= std::uint64_t{1} << (v % 64);
   for (const Branch& b : mine)
-    if (intersects(b.members, wanted)) out.push_back(names_[b.child]);
+    if (intersects(persistent ? b.members : b.live_members, wanted)) out.push_back(names_[b.child]);
 }
 
 std::vector<std::string> RoutePlan::reachable() const {

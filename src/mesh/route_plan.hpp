@@ -8,15 +8,14 @@
 // smallest name. Every node with the same registry computes the same trees, so
 // an event crosses each link at most once.
 //
-// Store and forward across a cut: this node's links that are down but held
-// (their outboxes keep persistent events until the peer comes back) count as
-// edges too, dearer than any path of live links, so that nodes reachable only
-// through them still get persistent events queued towards them, while a live
-// detour always wins. Direct events never take a held link (the engine skips
-// it). Only this node knows its held links; they change trees only where no
-// live path exists, which no other node can reach either. This node forwards an event from
-// origin O to each of its children in O's tree whose subtree holds a node with
-// a filter matching the event's topic: branches without interest get nothing.
+// Store and forward across a cut: a node whose link went down holds it for a
+// while (its outbox keeps persistent events for the nodes behind it) and
+// lists it as held in its record. An edge both ends list, live or held, is
+// in the graph; held, it costs more than any path of live links, so a live
+// detour always wins (a ring), while nodes reachable only through a held
+// link still get persistent events queued towards them (a line), from any
+// node of the mesh. Direct events never wait: they go only to branches
+// where the path to an interested node is live all the way.
 #pragma once
 
 #include <cstdint>
@@ -33,12 +32,14 @@ namespace skein::mesh {
 
 class RoutePlan {
  public:
-  RoutePlan(const std::vector<NodeRecord>& records, std::string_view self,
-            const std::vector<std::string>& held_links = {});
+  RoutePlan(const std::vector<NodeRecord>& records, std::string_view self);
 
   // The neighbours (node names) that an event of `origin` on `topic` goes to
   // from this node. Empty for an origin the plan cannot reach.
-  void next_hops(std::string_view origin, std::string_view topic, std::vector<std::string>& out);
+  // Direct events (`persistent` false) only towards interest reachable over
+  // live links.
+  void next_hops(std::string_view origin, std::string_view topic, bool persistent,
+                 std::vector<std::string>& out);
 
   // Nodes reachable from this node (itself included), over confirmed links
   // and held ones.
@@ -57,6 +58,7 @@ class RoutePlan {
   struct Branch {
     std::uint32_t child;  // a neighbour of this node
     Bits members;         // the nodes of the child's subtree
+    Bits live_members;    // those of them reached from here over live links only
   };
   static bool intersects(const Bits& a, const Bits& b);
 

@@ -384,7 +384,8 @@ def goodbye_reason(sock):
     (frame(99, b"x"), "unknown frame type 99"),
     (struct.pack(">IB", 1 << 30, 5), "above the limit"),
     (frame(5, b"\x00\x05\x01"), "malformed events frame"),
-    (frame(4, b"\x01" + text("n") + varint(1) + varint(1) + varint(0) + varint(1) + text("a//b")),
+    (frame(4, b"\x01" + text("n") + varint(1) + varint(1) + varint(0) + varint(0) + varint(1)
+              + text("a//b")),
      "registry filter"),
     (frame(1, struct.pack(">H", 1) + text("skein") + text("raw") + varint(1) + text(b"n" * 16)),
      "handshake frame after the handshake"),

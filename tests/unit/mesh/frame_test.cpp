@@ -27,7 +27,7 @@ core::EventPtr rich_event() {
   e.content_type = "application/json";
   e.headers = {{"trace", "abc"}, {"empty", ""}};
   e.timestamp_ms = 1'700'000'000'123;
-  e.origin = {"site-a", 1'700'000'000'000'000, 42};
+  e.origin = {"site-a", 42, 1'700'000'000'000'000};
   e.delivery = core::DeliveryClass::persistent;
   e.qos = 2;
   e.retain = true;
@@ -66,8 +66,8 @@ TEST(MeshFrame, HandshakeFramesRoundTrip) {
 
 TEST(MeshFrame, RegistryRoundTrips) {
   RegistryFrame f;
-  f.records.push_back(NodeRecord{"a", 5, 9, {"b", "c"}, {"orders/*/us/>", "x"}});
-  f.records.push_back(NodeRecord{"b", 1, 1, {}, {}});
+  f.records.push_back(NodeRecord{"a", 5, 9, {"b", "c"}, {"d"}, {"orders/*/us/>", "x"}});
+  f.records.push_back(NodeRecord{"b", 1, 1, {}, {}, {}});
   std::string b;
   encode(b, f);
   auto r = std::get<RegistryFrame>(round_trip(b));
@@ -172,7 +172,7 @@ TEST(MeshFrame, HostileFieldsAreRefusedWithTheReason) {
   EXPECT_TRUE(with_topic("a//b").error.has_value());
   EXPECT_TRUE(with_topic("ok", "bad name").error.has_value());
   RegistryFrame r;
-  r.records.push_back(NodeRecord{"a", 1, 1, {}, {"bad/>/filter"}});
+  r.records.push_back(NodeRecord{"a", 1, 1, {}, {}, {"bad/>/filter"}});
   std::string b;
   encode(b, r);
   auto d = decode(b, 1 << 20);
@@ -181,7 +181,7 @@ TEST(MeshFrame, HostileFieldsAreRefusedWithTheReason) {
   // A record cut off after its filter count: refused, not silently dropped.
   std::string cut;
   RegistryFrame one;
-  one.records.push_back(NodeRecord{"a", 1, 1, {}, {"x"}});
+  one.records.push_back(NodeRecord{"a", 1, 1, {}, {}, {"x"}});
   encode(cut, one);
   cut.resize(cut.size() - 2);  // drop the filter's bytes
   const std::size_t n = cut.size() - 4;

@@ -289,6 +289,26 @@ TEST(MeshEngine, PersistentEventsPublishedDuringACutArriveOnceWhenItHeals) {
   EXPECT_EQ(b.harness.node(name_of(1)).engine().outbox(name_of(2))->depth(), 0u);
 }
 
+TEST(MeshEngine, PersistentEventsCrossACutFurtherAwayOnceItHeals) {
+  Built b(17);
+  build(b, 4, line(4));  // n10 - n11 - n12 - n13
+  b.harness.node(name_of(3)).subscribe(1, "orders/>");
+  b.harness.run();
+  b.harness.cut(name_of(2), name_of(3));
+  b.harness.run();
+  // n10 is two hops from the cut and still routes persistent events to it.
+  std::vector<EventId> sent;
+  for (int i = 0; i < 20; ++i) sent.push_back(b.harness.node(name_of(0)).publish("orders/x", true));
+  const auto direct = b.harness.node(name_of(0)).publish("orders/y", false);
+  b.harness.run();
+  EXPECT_EQ(b.harness.node(name_of(2)).engine().outbox(name_of(3))->depth(), 20u);
+  // The direct event did not even leave n10: nothing live leads to interest.
+  EXPECT_EQ(crossed(b, 0, 1).count(direct), 0u);
+  b.harness.link(name_of(2), name_of(3));
+  b.harness.run();
+  EXPECT_EQ(b.harness.node(name_of(3)).delivered[1], sent);
+}
+
 TEST(MeshEngine, ResentPersistentEventsAreDroppedAsDuplicates) {
   Built b(13);
   build(b, 2, line(2));

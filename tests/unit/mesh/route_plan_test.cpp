@@ -8,13 +8,14 @@ namespace skein::mesh {
 namespace {
 
 NodeRecord rec(std::string name, std::vector<std::string> links,
-               std::vector<std::string> filters = {}) {
-  return NodeRecord{std::move(name), 1, 1, std::move(links), std::move(filters)};
+               std::vector<std::string> filters = {}, std::vector<std::string> held = {}) {
+  return NodeRecord{std::move(name), 1, 1, std::move(links), std::move(held), std::move(filters)};
 }
 
-std::vector<std::string> hops(RoutePlan& p, std::string_view origin, std::string_view topic) {
+std::vector<std::string> hops(RoutePlan& p, std::string_view origin, std::string_view topic,
+                              bool persistent = false) {
   std::vector<std::string> out;
-  p.next_hops(origin, topic, out);
+  p.next_hops(origin, topic, persistent, out);
   return out;
 }
 
@@ -50,19 +51,33 @@ TEST(RoutePlan, OneSidedLinksCarryNothing) {
 }
 
 TEST(RoutePlan, HeldLinksAreALastResort) {
-  // Ring a-b-c-d-a with a-b down at a (held): live detour a-d-c-b wins.
-  std::vector<NodeRecord> ring = {rec("a", {"d"}), rec("b", {"c"}, {"t"}), rec("c", {"b", "d"}),
-                                  rec("d", {"a", "c"})};
-  RoutePlan detour(ring, "a", {"b"});
+  // Ring a-b-c-d-a with a-b down and held at both ends: the live detour wins.
+  std::vector<NodeRecord> ring = {rec("a", {"d"}, {}, {"b"}), rec("b", {"c"}, {"t"}, {"a"}),
+                                  rec("c", {"b", "d"}), rec("d", {"a", "c"})};
+  RoutePlan detour(ring, "a");
   EXPECT_EQ(hops(detour, "a", "t"), (std::vector<std::string>{"d"}));
-  // Line a-b-c with a-b down: only the held link leads to c's interest.
-  std::vector<NodeRecord> line = {rec("a", {}), rec("b", {"a", "c"}), rec("c", {"b"}, {"t"})};
-  RoutePlan held(line, "a", {"b"});
-  EXPECT_EQ(hops(held, "a", "t"), (std::vector<std::string>{"b"}));
-  EXPECT_EQ(held.remote_filters(), (std::vector<std::string>{"t"}));
-  EXPECT_TRUE(held.neighbours().empty());
-  RoutePlan not_held(line, "a");
-  EXPECT_TRUE(hops(not_held, "a", "t").empty());
+  EXPECT_EQ(hops(detour, "a", "t", true), (std::vector<std::string>{"d"}));
+  EXPECT_EQ(detour.distance("b"), 3);
+}
+
+TEST(RoutePlan, PersistentEventsCrossAHeldLinkFromAnywhereDirectOnesDoNot) {
+  // Line a-b-c with b-c down and held at both ends; x hangs off a.
+  std::vector<NodeRecord> line = {rec("x", {"a"}), rec("a", {"b", "x"}), rec("b", {"a"}, {}, {"c"}),
+                                  rec("c", {}, {"t"}, {"b"})};
+  RoutePlan at_x(line, "x"), at_a(line, "a"), at_b(line, "b");
+  // Persistent: towards the held link from every node.
+  EXPECT_EQ(hops(at_x, "x", "t", true), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(hops(at_a, "x", "t", true), (std::vector<std::string>{"b"}));
+  EXPECT_EQ(hops(at_b, "x", "t", true), (std::vector<std::string>{"c"}));
+  // Direct: nowhere, the path is not live.
+  EXPECT_TRUE(hops(at_x, "x", "t").empty());
+  EXPECT_TRUE(hops(at_a, "x", "t").empty());
+  EXPECT_EQ(at_x.remote_filters(), (std::vector<std::string>{"t"}));
+  EXPECT_TRUE(at_b.neighbours() == (std::vector<std::string>{"a"}));
+  // A hold one side alone has forgotten makes no edge.
+  std::vector<NodeRecord> one_sided = {rec("b", {}, {}, {"c"}), rec("c", {}, {"t"})};
+  RoutePlan at_b2(one_sided, "b");
+  EXPECT_TRUE(hops(at_b2, "b", "t", true).empty());
 }
 
 TEST(RoutePlan, StarFansOutOnlyToInterestedLeaves) {
