@@ -17,6 +17,21 @@
 
 namespace skein::runtime {
 
+namespace {
+// Writes `text` and a new line to a temporary name, then renames it over
+// `file`: a reader sees the old content or the new, never half.
+void write_whole(const std::string& file, const std::string& text) {
+  const std::string tmp = file + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << text << "\n";
+    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), file.c_str()) != 0)
+    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+}
+}  // namespace
+
 DataDirectory::DataDirectory(std::string path) : path_(std::move(path)) {
   std::error_code ec;
   std::filesystem::create_directories(path_, ec);
@@ -51,14 +66,7 @@ std::string DataDirectory::cluster_id() const {
   std::random_device random;
   std::string id;
   for (int i = 0; i < 22; ++i) id += kAlphabet[random() % 64];  // 132 bits, as Kafka's 128
-  const std::string tmp = file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << id << "\n";
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  write_whole(file, id);
   return id;
 }
 
@@ -74,14 +82,7 @@ std::uint64_t DataDirectory::next_incarnation() const {
                                      std::chrono::system_clock::now().time_since_epoch())
                                      .count());
   const std::uint64_t next = std::max(now, last + 1);
-  const std::string tmp = file + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << next << "\n";
-    if (!out.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  if (::rename(tmp.c_str(), file.c_str()) != 0)
-    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(errno));
+  write_whole(file, std::to_string(next));
   return next;
 }
 

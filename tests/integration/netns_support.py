@@ -163,17 +163,19 @@ def _write_proc(path, value):
         f.write(value)
 
 
-def wait_until(predicate, timeout, what):
+def wait_until(predicate, timeout, what, interval=0.01):
     """Polls `predicate` until it returns something true, which is returned;
-    raises AssertionError naming `what` after `timeout` seconds."""
+    raises AssertionError naming `what` after `timeout` seconds (`what` may
+    be a callable giving the state seen)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
+            detail = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
+        time.sleep(interval)
 
 
 def _pid_alive(pid):

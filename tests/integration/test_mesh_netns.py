@@ -27,7 +27,7 @@ import pytest
 
 from conftest import SKEIN
 from mqtt_support import PahoClient
-from netns_support import Topology, run_in_netns, support
+from netns_support import Topology, run_in_netns, support, wait_until
 
 MESH_PORT = 7946
 HEARTBEAT_MS = 200
@@ -44,19 +44,7 @@ def fail_unless_supported():
         pytest.fail("WAN links need netem or the tap relay: " + s.reason)
 
 
-def poll_until(predicate, timeout, what, interval=0.01):
-    """Polls `predicate` until it returns something true (returned); fails
-    after `timeout` seconds with `what`, which may be a callable giving the
-    state seen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout}s waiting for {detail}")
-        time.sleep(interval)
+poll_until = wait_until
 
 
 # --- one node per site ----------------------------------------------------------------
