@@ -27,7 +27,8 @@ std::string reencode(const Frame& frame) {
           e.first = f.first;
           for (const auto& ev : f.events)
             e.events.push_back(std::make_shared<const skein::core::Event>(ev));
-          encode(out, e, 64);
+          OriginTable fresh;
+          encode(out, e, 64, &fresh);
         } else {
           encode(out, f);
         }
@@ -40,16 +41,18 @@ std::string reencode(const Frame& frame) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   constexpr std::size_t kMax = 1 << 20;
   std::string_view input(reinterpret_cast<const char*>(data), size);
+  OriginTable table;  // the link's, across the frames of this input
   while (!input.empty()) {
     const FrameSize n = frame_size(input, kMax);
     if (n.error) return 0;
     if (!n.whole) return 0;
-    const Decoded d = decode(input.substr(0, *n.whole), kMax);
+    const Decoded d = decode(input.substr(0, *n.whole), kMax, &table);
     input.remove_prefix(*n.whole);
     require(d.frame.has_value() != d.error.has_value());
     if (!d.frame) continue;
     const std::string again = reencode(*d.frame);
-    const Decoded back = decode(again, kMax);
+    OriginTable again_table;
+    const Decoded back = decode(again, kMax, &again_table);
     require(back.frame.has_value());
     require(back.frame->index() == d.frame->index());
     if (const auto* e = std::get_if<ReceivedEvents>(&*d.frame)) {

@@ -47,7 +47,80 @@ class FrameBuilder {
   WireWriter writer_{out_};
 };
 
-void put_event(WireWriter& w, const core::Event& e) {
+// The origin block: 0 and the origin in full, an id of the table and
+// differences, or the next id (defining it) and differences from zero.
+void put_origin(WireWriter& w, const core::Event& e, OriginTable* table) {
+  const auto& o = e.origin;
+  if (table != nullptr) {
+    auto it = table->ids.find(o.node);
+    if (it != table->ids.end() && table->entries[it->second - 1].incarnation == o.incarnation) {
+      auto& entry = table->entries[it->second - 1];
+      w.varint(it->second);
+      w.svarint(static_cast<std::int64_t>(o.sequence - entry.last_sequence));
+      w.svarint(e.timestamp_ms - entry.last_timestamp);
+      entry.last_sequence = o.sequence;
+      entry.last_timestamp = e.timestamp_ms;
+      return;
+    }
+    if (table->entries.size() < OriginTable::kMaxOrigins) {
+      table->entries.push_back({o.node, o.incarnation, o.sequence, e.timestamp_ms});
+      table->ids[o.node] = table->entries.size();
+      w.varint(table->entries.size());
+      w.bytes(o.node);
+      w.varint(o.incarnation);
+      w.svarint(static_cast<std::int64_t>(o.sequence));
+      w.svarint(e.timestamp_ms);
+      return;
+    }
+  }
+  w.varint(0);
+  w.bytes(o.node);
+  w.varint(o.incarnation);
+  w.varint(o.sequence);
+  w.svarint(e.timestamp_ms);
+}
+
+bool get_origin(WireReader& r, core::Event& e, OriginTable* table, std::string& why) {
+  const std::uint64_t id = r.varint();
+  if (id == 0) {
+    e.origin.node = std::string(r.bytes(kMaxNameBytes));
+    e.origin.incarnation = r.varint();
+    e.origin.sequence = r.varint();
+    e.timestamp_ms = r.svarint();
+    return true;
+  }
+  if (table == nullptr) {
+    why = "event refers to an origin table this frame cannot have";
+    return false;
+  }
+  if (id == table->entries.size() + 1) {
+    if (table->entries.size() >= OriginTable::kMaxOrigins) {
+      why = "more than " + std::to_string(OriginTable::kMaxOrigins) + " origins on one link";
+      return false;
+    }
+    OriginTable::Entry entry;
+    entry.node = std::string(r.bytes(kMaxNameBytes));
+    entry.incarnation = r.varint();
+    if (!r.ok() || !valid_name(entry.node)) {
+      why = "event origin is not a node name";
+      return false;
+    }
+    table->entries.push_back(std::move(entry));
+  } else if (id > table->entries.size()) {
+    why = "event refers to origin " + std::to_string(id) + " never defined on this link";
+    return false;
+  }
+  auto& entry = table->entries[id - 1];
+  entry.last_sequence += static_cast<std::uint64_t>(r.svarint());
+  entry.last_timestamp += r.svarint();
+  e.origin.node = entry.node;
+  e.origin.incarnation = entry.incarnation;
+  e.origin.sequence = entry.last_sequence;
+  e.timestamp_ms = entry.last_timestamp;
+  return true;
+}
+
+void put_event(WireWriter& w, const core::Event& e, OriginTable* table) {
   std::uint8_t flags = 0;
   if (e.delivery == core::DeliveryClass::persistent) flags |= kPersistent;
   if (e.key) flags |= kHasKey;
@@ -58,10 +131,7 @@ void put_event(WireWriter& w, const core::Event& e) {
   if (e.correlation_data) flags |= kHasCorrelation;
   w.u8(flags);
   w.u8(e.qos);
-  w.bytes(e.origin.node);
-  w.varint(e.origin.incarnation);
-  w.varint(e.origin.sequence);
-  w.svarint(e.timestamp_ms);
+  put_origin(w, e, table);
   w.bytes(e.topic);
   if (e.key) w.bytes(*e.key);
   w.bytes(e.content_type);
@@ -77,13 +147,10 @@ void put_event(WireWriter& w, const core::Event& e) {
 }
 
 // One event; false with `why` set when it does not decode.
-bool get_event(WireReader& r, core::Event& e, std::string& why) {
+bool get_event(WireReader& r, core::Event& e, OriginTable* table, std::string& why) {
   const std::uint8_t flags = r.u8();
   e.qos = r.u8();
-  e.origin.node = std::string(r.bytes(kMaxNameBytes));
-  e.origin.incarnation = r.varint();
-  e.origin.sequence = r.varint();
-  e.timestamp_ms = r.svarint();
+  if (!get_origin(r, e, table, why)) return false;
   e.topic = std::string(r.bytes(core::kMaxNameBytes));
   if (flags & kHasKey) e.key = std::string(r.bytes());
   e.content_type = std::string(r.bytes(1024));
@@ -144,7 +211,7 @@ DecodeError error(std::string message, GoodbyeCode code = GoodbyeCode::protocol_
   return DecodeError{code, std::move(message)};
 }
 
-Decoded decode_events(WireReader& r, std::size_t max_frame_bytes) {
+Decoded decode_events(WireReader& r, std::size_t max_frame_bytes, OriginTable* origins) {
   ReceivedEvents f;
   const std::uint8_t flags = r.u8();
   f.persistent = (flags & kBatchPersistent) != 0;
@@ -170,7 +237,7 @@ Decoded decode_events(WireReader& r, std::size_t max_frame_bytes) {
   f.events.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
     std::string why;
-    if (!get_event(events, f.events.emplace_back(), why))
+    if (!get_event(events, f.events.emplace_back(), origins, why))
       return {std::nullopt, error("events frame: " + why)};
   }
   if (!events.done()) return {std::nullopt, error("events frame: bytes after the last event")};
@@ -263,11 +330,12 @@ void encode(std::string& out, const Goodbye& f) {
   b.writer().bytes(f.reason);
 }
 
-void encode(std::string& out, const EventsFrame& f, std::size_t compress_above) {
+void encode(std::string& out, const EventsFrame& f, std::size_t compress_above,
+            OriginTable* origins) {
   std::string body;
   WireWriter events(body);
   events.varint(f.events.size());
-  for (const auto& e : f.events) put_event(events, *e);
+  for (const auto& e : f.events) put_event(events, *e, origins);
   std::uint8_t flags = f.persistent ? kBatchPersistent : 0;
   std::string packed;
   if (body.size() > compress_above) {
@@ -287,13 +355,13 @@ void encode(std::string& out, const EventsFrame& f, std::size_t compress_above) 
 
 void encode_event(std::string& out, const core::Event& event) {
   WireWriter w(out);
-  put_event(w, event);
+  put_event(w, event, nullptr);
 }
 
 std::optional<std::string> decode_event(std::string_view bytes, core::Event& out) {
   WireReader r(bytes);
   std::string why;
-  if (!get_event(r, out, why)) return why;
+  if (!get_event(r, out, nullptr, why)) return why;
   if (!r.done()) return std::string("bytes after the event");
   return std::nullopt;
 }
@@ -312,7 +380,7 @@ FrameSize frame_size(std::string_view buffer, std::size_t max_frame_bytes) {
   return {n + 4, std::nullopt};
 }
 
-Decoded decode(std::string_view whole, std::size_t max_frame_bytes) {
+Decoded decode(std::string_view whole, std::size_t max_frame_bytes, OriginTable* origins) {
   if (whole.size() < kFrameHeaderBytes) return {std::nullopt, error("short frame")};
   const auto type = static_cast<FrameType>(static_cast<unsigned char>(whole[4]));
   WireReader r(whole.substr(kFrameHeaderBytes));
@@ -373,7 +441,7 @@ Decoded decode(std::string_view whole, std::size_t max_frame_bytes) {
       return finish(std::move(f), "registry frame");
     }
     case FrameType::events:
-      return decode_events(r, max_frame_bytes);
+      return decode_events(r, max_frame_bytes, origins);
     case FrameType::ack: {
       Ack f;
       f.next = r.varint();

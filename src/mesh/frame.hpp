@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -117,6 +118,25 @@ struct Goodbye {
   std::string reason;
 };
 
+// The memory of one direction of one link for the events encoding: an
+// origin is named once per connection and then referred to by a number, and
+// its sequence numbers and timestamps travel as differences from its previous
+// event on the link (docs/mesh-protocol.md "Origins"). Sender and receiver
+// each keep one, new with each connection, and use it for every events frame
+// in order. Without one, every event names its origin in full.
+class OriginTable {
+ public:
+  static constexpr std::size_t kMaxOrigins = 4096;
+  struct Entry {
+    std::string node;
+    std::uint64_t incarnation = 0;
+    std::uint64_t last_sequence = 0;
+    std::int64_t last_timestamp = 0;
+  };
+  std::vector<Entry> entries;                        // ids 1..size, at index id-1
+  std::unordered_map<std::string, std::size_t> ids;  // sender: node -> id
+};
+
 // What decode() yields (events arrive as ReceivedEvents).
 using Frame = std::variant<Hello, Proof, Heartbeat, RegistryFrame, ReceivedEvents, Ack, Goodbye>;
 
@@ -131,8 +151,10 @@ void encode(std::string& out, const RegistryFrame& f);
 void encode(std::string& out, const Ack& f);
 void encode(std::string& out, const Goodbye& f);
 // Events are compressed with zstd when their encoding passes
-// `compress_above` bytes and compression makes them smaller.
-void encode(std::string& out, const EventsFrame& f, std::size_t compress_above = SIZE_MAX);
+// `compress_above` bytes and compression makes them smaller. `origins`: the
+// sending side's table of this link (nullptr: origins in full).
+void encode(std::string& out, const EventsFrame& f, std::size_t compress_above = SIZE_MAX,
+            OriginTable* origins = nullptr);
 
 struct DecodeError {
   GoodbyeCode code = GoodbyeCode::protocol_error;
@@ -160,6 +182,9 @@ struct Decoded {
   std::optional<Frame> frame;
   std::optional<DecodeError> error;
 };
-Decoded decode(std::string_view whole_frame, std::size_t max_frame_bytes);
+// `origins`: the receiving side's table of this link (nullptr: an events
+// frame that refers to a table entry is malformed).
+Decoded decode(std::string_view whole_frame, std::size_t max_frame_bytes,
+               OriginTable* origins = nullptr);
 
 }  // namespace skein::mesh

@@ -247,7 +247,7 @@ bool LinkSession::take_frames() {
       return false;
     }
     if (!size.whole) break;
-    Decoded d = decode(buffered.substr(0, *size.whole), settings_.max_frame_bytes);
+    Decoded d = decode(buffered.substr(0, *size.whole), settings_.max_frame_bytes, &origins_in_);
     in_start_ += *size.whole;
     ++stats_.frames_in;
     if (!d.frame) {

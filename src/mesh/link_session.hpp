@@ -105,7 +105,9 @@ class LinkSession : public std::enable_shared_from_this<LinkSession> {
   Clock::time_point last_in_ = Clock::now();
   LinkStats stats_;
   std::string end_reason_;
-  std::optional<DecodeError> handshake_error_;  // why a handshake frame was refused
+  std::optional<DecodeError> handshake_error_;
+  OriginTable origins_in_;  // this connection's origin table, receiving side  // why a handshake
+                            // frame was refused
 };
 
 }  // namespace skein::mesh

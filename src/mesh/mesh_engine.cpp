@@ -96,6 +96,7 @@ void MeshEngine::link_up(const std::string& peer) {
   l.held_until.reset();
   l.receiving.clear();
   l.outbox.rewind();
+  l.origins_out = OriginTable{};  // a new connection starts a new table
   links_changed();
   // A full sync: the new peer learns every record this node holds.
   std::string frame;
@@ -324,7 +325,7 @@ void MeshEngine::send_outbox(const std::string& peer, Link& l) {
     f.first = batch.front()->position;
     auto send = [&] {
       std::string frame;
-      encode(frame, f, settings_.compress_above);
+      encode(frame, f, settings_.compress_above, &l.origins_out);
       io_.send(peer, std::move(frame));
     };
     for (const auto* entry : batch) {
@@ -353,7 +354,7 @@ void MeshEngine::flush() {
         f.events.push_back(l.direct[i]);
       }
       std::string frame;
-      encode(frame, f, settings_.compress_above);
+      encode(frame, f, settings_.compress_above, &l.origins_out);
       io_.send(peer, std::move(frame));
     }
     l.direct.clear();

@@ -126,6 +126,7 @@ class MeshEngine {
     // Persistent events received from this peer: (position, stored?) in order.
     std::deque<std::pair<std::uint64_t, bool>> receiving;
     std::uint64_t acked_to_peer = 0;
+    OriginTable origins_out;  // this connection's origin table, sending side
     // A link that went down keeps its outbox filling until then (route_plan.hpp).
     std::optional<Clock::time_point> held_until;
   };

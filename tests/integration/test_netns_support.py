@@ -303,8 +303,9 @@ def test_byte_counters_grow_by_at_least_what_was_sent(kind):
         assert b.rx_bytes >= len(payload), b
         assert a.tx_packets >= len(payload) // 1500, a       # wire-sized frames, not GSO blobs
         assert a.rx_packets > 0 and b.tx_bytes > 0, (a, b)   # the acknowledgements
-        # headers and acknowledgements cost something, but not much
-        assert a.total_bytes < 1.15 * len(payload), a
+        # headers, acknowledgements and (on a loaded machine) retransmissions
+        # cost something, but not a second copy
+        assert a.total_bytes < 1.5 * len(payload), a
         for s in (client, server, listener):
             s.close()
 

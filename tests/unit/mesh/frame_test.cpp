@@ -110,6 +110,77 @@ TEST(MeshFrame, EventsKeepEveryField) {
   EXPECT_TRUE(e.relayed);
 }
 
+core::EventPtr small_event(std::uint64_t sequence, std::int64_t ts,
+                           std::uint64_t incarnation = 1'700'000'000'000'000) {
+  core::Event e;
+  e.topic = "orders/created/us/1";
+  e.payload = std::string(100, 'p');
+  e.origin = {"site-a", sequence, incarnation};
+  e.timestamp_ms = ts;
+  return std::make_shared<const core::Event>(std::move(e));
+}
+
+TEST(MeshFrame, OriginsAreNamedOncePerLinkThenReferredToByNumber) {
+  OriginTable out, in;
+  std::vector<std::string> frames;
+  for (int i = 0; i < 5; ++i) {
+    EventsFrame f;
+    f.events = {small_event(1000 + i * 3, 1'700'000'000'000 + i)};
+    std::string b;
+    encode(b, f, SIZE_MAX, &out);
+    frames.push_back(b);
+  }
+  // After the first, a frame carries the event's topic and payload and a few
+  // bytes of fields: the origin is a number, sequence and time differences.
+  const std::size_t content = 1 + 19 + 1 + 100;
+  EXPECT_LE(frames[1].size(), content + 5 /*header*/ + 2 /*flags, body length*/ + 1 /*count*/ + 8);
+  EXPECT_GT(frames[0].size(), frames[1].size() + 10);
+  for (int i = 0; i < 5; ++i) {
+    auto d = decode(frames[i], 1 << 20, &in);
+    ASSERT_TRUE(d.frame.has_value()) << d.error->message;
+    const auto& e = std::get<ReceivedEvents>(*d.frame).events.at(0);
+    EXPECT_EQ(e.origin.node, "site-a");
+    EXPECT_EQ(e.origin.sequence, 1000u + i * 3);
+    EXPECT_EQ(e.origin.incarnation, 1'700'000'000'000'000u);
+    EXPECT_EQ(e.timestamp_ms, 1'700'000'000'000 + i);
+  }
+  // A new incarnation of the origin gets a new number.
+  EventsFrame f;
+  f.events = {small_event(1, 5, 1'800'000'000'000'000)};
+  std::string b;
+  encode(b, f, SIZE_MAX, &out);
+  auto d = decode(b, 1 << 20, &in);
+  ASSERT_TRUE(d.frame.has_value());
+  EXPECT_EQ(std::get<ReceivedEvents>(*d.frame).events[0].origin.incarnation,
+            1'800'000'000'000'000u);
+  EXPECT_EQ(in.entries.size(), 2u);
+}
+
+TEST(MeshFrame, AnOriginNumberNeverDefinedIsRefused) {
+  OriginTable out;
+  EventsFrame f;
+  f.events = {small_event(1, 1), small_event(2, 2, 7)};  // two origins: numbers 1 and 2
+  std::string first, second;
+  encode(first, f, SIZE_MAX, &out);
+  encode(second, f, SIZE_MAX, &out);  // refers to them by number
+  OriginTable fresh;
+  auto d = decode(second, 1 << 20, &fresh);
+  ASSERT_TRUE(d.error.has_value());  // number 1 read as a definition: no name follows
+  EventsFrame only_second;
+  only_second.events = {small_event(3, 3, 7)};
+  std::string third;
+  encode(third, only_second, SIZE_MAX, &out);  // refers to number 2 alone
+  OriginTable fresh2;
+  auto d2 = decode(third, 1 << 20, &fresh2);
+  ASSERT_TRUE(d2.error.has_value());
+  EXPECT_NE(d2.error->message.find("never defined"), std::string::npos);
+  EXPECT_TRUE(decode(second, 1 << 20).error.has_value());  // no table at all
+  // Stateless encoding (the outbox's) names the origin in full every time.
+  std::string stateless;
+  encode(stateless, f);
+  EXPECT_TRUE(decode(stateless, 1 << 20).frame.has_value());
+}
+
 TEST(MeshFrame, LargeBatchesAreCompressedAndSmaller) {
   EventsFrame f;
   for (int i = 0; i < 500; ++i) f.events.push_back(rich_event());

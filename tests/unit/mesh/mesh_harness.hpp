@@ -145,6 +145,9 @@ class Harness {
 
   void link(const std::string& a, const std::string& b) {
     up_.insert(key(a, b));
+    // A new connection: new origin tables both ways.
+    tables_[{a, b}] = OriginTable{};
+    tables_[{b, a}] = OriginTable{};
     node(a).engine().link_up(b);
     node(b).engine().link_up(a);
   }
@@ -207,7 +210,7 @@ class Harness {
         decode_errors.push_back("partial frame");
         return;
       }
-      auto decoded = decode(bytes.substr(0, *size.whole), 64 << 20);
+      auto decoded = decode(bytes.substr(0, *size.whole), 64 << 20, &tables_[{from, to}]);
       bytes.remove_prefix(*size.whole);
       if (!decoded.frame) {
         decode_errors.push_back(decoded.error->message);
@@ -226,6 +229,7 @@ class Harness {
   std::map<std::string, std::unique_ptr<HarnessNode>> nodes_;
   std::set<std::pair<std::string, std::string>> up_;
   std::deque<Frame> wire_;
+  std::map<std::pair<std::string, std::string>, OriginTable> tables_;  // receiving side
 };
 
 inline void HarnessNode::send(const std::string& peer, std::string frames) {
