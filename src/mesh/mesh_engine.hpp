@@ -52,7 +52,10 @@ class MeshIo {
 };
 
 struct EngineSettings {
-  std::size_t max_batch_events = 1024;
+  // Events per frame. The receiver publishes a frame's events to its
+  // subscribers in one go, so a frame larger than their queues (MQTT's
+  // default 1000) would overflow a subscriber that is only a moment behind.
+  std::size_t max_batch_events = 256;
   std::size_t max_batch_bytes = std::size_t{1} << 20;
   // Events frames above this many bytes are compressed (zstd).
   std::size_t compress_above = 4096;
