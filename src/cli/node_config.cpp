@@ -297,6 +297,12 @@ std::vector<Setting> make_settings() {
          if (!error) c.mesh.engine.node_expiry = std::chrono::seconds(s);
          return error;
        }},
+      {"mesh.max_advertised_filters", "SKEIN_MESH_MAX_ADVERTISED_FILTERS",
+       "--mesh-max-advertised-filters", "10000",
+       "This node's filters listed in its registry record; beyond, they are summarized.",
+       [](NodeConfig& c, std::string_view v) {
+         return parse_int(v, c.mesh.max_advertised_filters, std::size_t{1}, std::size_t{1'000'000});
+       }},
       {"streams.fsync", "SKEIN_STREAMS_FSYNC", "--streams-fsync", "interval",
        "fsync policy of streams created without one: always, interval or never.",
        [](NodeConfig& c, std::string_view v) -> Error {

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "mesh/filter_summary.hpp"
 #include "runtime/cross_shard.hpp"
 
 namespace skein::mesh {
@@ -61,8 +62,7 @@ MeshService::MeshService(runtime::ShardPool& pool, core::Router& router,
                 [this](std::vector<std::string> filters) {
                   // On shard 0; the engine lives on the mesh's shard.
                   asio::post(pool_.executor(shard_), [this, filters = std::move(filters)] {
-                    engine_->set_local_filters(filters);
-                    engine_->flush();
+                    local_filters_changed(filters);
                   });
                 }),
       listen_(listen) {}
@@ -84,6 +84,23 @@ void MeshService::load() {
 std::optional<std::string> MeshService::address() const {
   if (!listener_) return std::nullopt;
   return endpoint_text(listener_->bound());
+}
+
+void MeshService::local_filters_changed(std::vector<std::string> filters) {
+  pending_local_filters_ = std::move(filters);
+  if (filter_update_scheduled_) return;
+  // Changes that come together (a burst of devices connecting) go out as one
+  // record version, after a short delay.
+  filter_update_scheduled_ = true;
+  if (!filter_timer_) filter_timer_ = std::make_unique<asio::steady_timer>(pool_.context(shard_));
+  filter_timer_->expires_after(settings_.filter_update_delay);
+  filter_timer_->async_wait([this](boost::system::error_code ec) {
+    filter_update_scheduled_ = false;
+    if (ec || stopping_) return;
+    engine_->set_local_filters(
+        summarize_filters(pending_local_filters_, settings_.max_advertised_filters));
+    engine_->flush();
+  });
 }
 
 void MeshService::start() {
@@ -115,6 +132,7 @@ void MeshService::stop(std::chrono::steady_clock::time_point) {
   asio::post(pool_.executor(shard_), [this, done] {
     stopping_ = true;
     if (tick_timer_) tick_timer_->cancel();
+    if (filter_timer_) filter_timer_->cancel();
     for (auto& d : dialers_) d->timer->cancel();
     for (const auto& s :
          std::vector<std::shared_ptr<LinkSession>>(sessions_.begin(), sessions_.end()))

@@ -26,6 +26,11 @@ struct MeshSettings {
   // the link is closed (persistent events are sent again on reconnection).
   std::size_t max_pending_bytes = std::size_t{256} << 20;
   std::size_t queue_events = 1'000'000;  // the mesh destination's queue
+  // This node's filters listed in its record; more are summarized
+  // (filter_summary.hpp).
+  std::size_t max_advertised_filters = 10'000;
+  // Changes of this node's filters within this time go out as one record.
+  std::chrono::milliseconds filter_update_delay{20};
   EngineSettings engine;
 };
 

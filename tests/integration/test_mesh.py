@@ -456,3 +456,22 @@ def test_bad_mesh_settings_are_refused_at_start(tmp_path):
                               *args], capture_output=True, text=True, timeout=20)
         assert out.returncode != 0
         assert message in out.stderr + out.stdout
+
+
+def test_a_node_with_many_filters_advertises_a_summary_that_still_draws_its_events(mesh):
+    a = mesh("a")
+    b = mesh("b", "--mesh-max-advertised-filters", "3", links=[a])
+    wait_for(lambda: converged(a, b), 10, "convergence")
+    devices = [Mqtt(b, f"dev-{i}") for i in range(6)]
+    for i, d in enumerate(devices):
+        d.subscribe(f"devices/{i}/cmd", qos=0)
+    wait_remote_filter(a, "devices/>")
+    record = next(n for n in status(a)["nodes"] if n["name"] == "b")
+    assert record["filters"] == ["devices/>"]
+    assert sorted(status(b)["local_filters"]) == ["devices/>"]
+    for i in range(6):
+        publish(a, f"devices/{i}/cmd", f"to {i}")
+    for i, d in enumerate(devices):
+        assert [m.payload.decode() for m in d.take(1)] == [f"to {i}"]
+        d.nothing_more(0.2)
+        d.close()
