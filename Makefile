@@ -36,7 +36,7 @@ test: build
 
 unit-asan: deps
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_FLAGS) -DCMAKE_BUILD_TYPE=Debug -DSKEIN_SANITIZE=ON
-	cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_test storage_test runtime_test http_test cli_test kafka_test mqtt_test
+	cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_test storage_test runtime_test http_test cli_test kafka_test mqtt_test mesh_test
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest -j $(JOBS) -L unit --output-on-failure
 
