@@ -70,9 +70,13 @@ FIRST_PACKETS = {
     "connack": fixed(CONNACK, 0, b"\x00\x00"),
     # whole "packets" as framed by their first two bytes, so that a server
     # that reads a whole packet before judging it is not left waiting
-    "http": b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: mqtt-test\r\n\r\n",
+    # ("GET" reads as a packet of 2 + 0x45 = 71 bytes: the request is 71 long)
+    "http": b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: mqtt-test/1.0 (padded)\r\n\r\n",
     "garbage": bytes([0x9a, 0x3e]) + bytes(random.Random(7).randrange(256) for _ in range(62)),
 }
+
+
+assert all(len(p) == 2 + p[1] for p in FIRST_PACKETS.values()), "framing of FIRST_PACKETS"
 
 
 @pytest.mark.parametrize("first", FIRST_PACKETS)
