@@ -47,22 +47,23 @@ class WebSocketByteStream final : public runtime::ByteStream {
   }
 
   void wait_readable(asio::any_io_executor executor,
-                     std::function<void(boost::system::error_code)> ready) override {
+                     std::shared_ptr<runtime::ReadinessListener> listener) override {
     if (pending_.size() > 0 || failed_) {
-      asio::post(executor, [ready = std::move(ready), ec = failed_] { ready(ec); });
+      asio::post(executor,
+                 [listener = std::move(listener), ec = failed_] { listener->on_readable(ec); });
       return;
     }
     // A WebSocket is read by messages: the next one waits in pending_.
     ws_->async_read_some(
         pending_, 64 * 1024,
-        asio::bind_executor(
-            executor, [this, ready = std::move(ready)](boost::system::error_code ec, std::size_t) {
-              if (ec == websocket::error::closed) ec = asio::error::eof;
-              // Text frames are not MQTT [MQTT-6.0.0-1]: the connection closes.
-              if (!ec && !ws_->got_binary()) ec = asio::error::eof;
-              if (ec) failed_ = ec;
-              ready(ec);
-            }));
+        asio::bind_executor(executor, [this, listener = std::move(listener)](
+                                          boost::system::error_code ec, std::size_t) {
+          if (ec == websocket::error::closed) ec = asio::error::eof;
+          // Text frames are not MQTT [MQTT-6.0.0-1]: the connection closes.
+          if (!ec && !ws_->got_binary()) ec = asio::error::eof;
+          if (ec) failed_ = ec;
+          listener->on_readable(ec);
+        }));
   }
 
   asio::awaitable<void> write(std::span<const std::uint8_t> bytes) override {

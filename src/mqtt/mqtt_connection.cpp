@@ -209,11 +209,10 @@ MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::By
     will_ = std::make_unique<core::Event>(event_from_publish(std::move(p), 0));
   }
   count(context_.counters.connections_open);
-  context_.connections[shard_].insert(this);
+  context_.connections[shard_]->set(*this, std::nullopt);
 }
 
 MqttConnection::~MqttConnection() {
-  context_.connections[shard_].erase(this);
   context_.counters.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
@@ -343,21 +342,22 @@ asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self
       // Nothing to read: wait without a coroutine or a buffer. An idle
       // connection is this wait, its connection and its session.
       if (c.in_.empty()) Bytes().swap(c.in_);
-      // The handler holds only the connection (std::function keeps it inline).
-      c.stream_->wait_readable(
-          c.context_.pool.executor(c.shard_), [self](boost::system::error_code error) {
-            if (error || self->closed_) {
-              self->finish();
-              return;
-            }
-            asio::co_spawn(self->context_.pool.executor(self->shard_), serve(self), asio::detached);
-          });
+      // The wait holds the connection (as its listener) and nothing else.
+      c.stream_->wait_readable(c.context_.pool.executor(c.shard_), std::move(self));
       co_return;
     }
   } catch (const std::exception& e) {
     spdlog::debug("mqtt: {} ({}): {}", c.peer(), c.client_id(), e.what());
   }
   c.finish();
+}
+
+void MqttConnection::on_readable(boost::system::error_code ec) {
+  if (ec || closed_) {
+    finish();
+    return;
+  }
+  asio::co_spawn(context_.pool.executor(shard_), serve(shared_from_this()), asio::detached);
 }
 
 void MqttConnection::finish() {
@@ -369,7 +369,7 @@ void MqttConnection::finish() {
     if (send_will_ && !context_.draining.load()) will = will_event();
     session_->detach(std::move(will), will_delay_);
   }
-  keep_alive_timer_.reset();
+  arm_keep_alive();  // no deadline once finished
   if (!writer_running_) {
     close();
     return;
@@ -843,24 +843,29 @@ void MqttConnection::close() {
   closed_ = true;
 }
 
-void MqttConnection::arm_keep_alive() {
-  if (keep_alive_ == 0) return;
+std::optional<std::chrono::steady_clock::time_point> MqttConnection::keep_alive_deadline() const {
+  if (keep_alive_ == 0 || finished_) return std::nullopt;
   // The server closes after one and a half keep alive periods of silence [MQTT-3.1.2-24 (v5 -22)].
-  const auto limit = std::chrono::milliseconds(keep_alive_ * 1500);
-  if (!keep_alive_timer_)
-    keep_alive_timer_ = std::make_unique<asio::steady_timer>(context_.pool.executor(shard_));
-  keep_alive_timer_->expires_at(last_packet_ + limit);
-  std::weak_ptr<MqttConnection> weak = weak_from_this();
-  keep_alive_timer_->async_wait([weak, limit](boost::system::error_code ec) {
-    auto self = weak.lock();
-    if (ec || !self || self->closed_) return;
-    if (std::chrono::steady_clock::now() >= self->last_packet_ + limit) {
-      self->fail(0x8D, "keep alive timeout");  // v5: Keep Alive timeout
-      if (!self->writer_running_) self->close();
-      return;
-    }
-    self->arm_keep_alive();
-  });
+  return last_packet_ + std::chrono::milliseconds(keep_alive_ * 1500);
+}
+
+void MqttConnection::arm_keep_alive() {
+  context_.connections[shard_]->set(*this, keep_alive_deadline());
+}
+
+std::optional<std::chrono::steady_clock::time_point> MqttConnection::on_keep_alive_deadline(
+    runtime::DeadlineWheel::Entry& entry, std::chrono::steady_clock::time_point now) {
+  auto& self = static_cast<MqttConnection&>(entry);
+  if (self.closed_) return std::nullopt;
+  const auto deadline = self.keep_alive_deadline();
+  if (deadline && now < *deadline) return deadline;
+  if (!deadline) {
+    self.arm_keep_alive();  // listed without a deadline
+    return std::nullopt;
+  }
+  self.fail(0x8D, "keep alive timeout");  // v5: Keep Alive timeout
+  if (!self.writer_running_) self.close();
+  return std::nullopt;
 }
 
 }  // namespace skein::mqtt

@@ -25,6 +25,7 @@
 #include "mqtt/mqtt_context.hpp"
 #include "mqtt/protocol/codec.hpp"
 #include "runtime/byte_stream.hpp"
+#include "runtime/deadline_wheel.hpp"
 
 namespace skein::mqtt {
 
@@ -35,7 +36,9 @@ struct Outgoing;
 boost::asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
                                         runtime::ByteStreamPtr stream);
 
-class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
+class MqttConnection final : public std::enable_shared_from_this<MqttConnection>,
+                             public runtime::ReadinessListener,
+                             public runtime::DeadlineWheel::Entry {
  public:
   // Keeps what it needs of `connect` (not the packet: an idle connection
   // should cost little).
@@ -63,6 +66,12 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
 
   ProtocolVersion version() const { return version_; }
 
+  // The shard's wheel reached the connection's keep-alive deadline: closes
+  // it after one and a half keep-alive periods of silence, else tells when
+  // to look again.
+  static std::optional<std::chrono::steady_clock::time_point> on_keep_alive_deadline(
+      runtime::DeadlineWheel::Entry& entry, std::chrono::steady_clock::time_point now);
+
   static constexpr std::size_t kBacklog = 256 * 1024;
 
  private:
@@ -76,8 +85,9 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   };
 
   // Reads and answers packets while bytes are available, then leaves a
-  // wait for more behind (which serves again) and ends.
+  // wait for more behind (on_readable serves again) and ends.
   static boost::asio::awaitable<void> serve(std::shared_ptr<MqttConnection> self);
+  void on_readable(boost::system::error_code ec) override;
   // The connection is over: the session detaches (will rules), the stream
   // closes once a final DISCONNECT is written.
   void finish();
@@ -111,7 +121,9 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   void kick();
   boost::asio::awaitable<void> write_loop();
   void close();
+  // Lists the connection in its shard's wheel with its keep-alive deadline.
   void arm_keep_alive();
+  std::optional<std::chrono::steady_clock::time_point> keep_alive_deadline() const;
   std::optional<core::Event> will_event() const;
 
   MqttContext& context_;
@@ -135,7 +147,6 @@ class MqttConnection : public std::enable_shared_from_this<MqttConnection> {
   std::uint16_t keep_alive_ = 0;
   std::uint32_t client_max_packet = 0;  // 0: no limit
   std::chrono::steady_clock::time_point last_packet_;
-  std::unique_ptr<boost::asio::steady_timer> keep_alive_timer_;
   // Incoming topic aliases, index = alias; made at the first alias.
   std::unique_ptr<std::vector<std::string>> aliases_;
   core::LazyQueue<PendingAck> acks_;  // allocates only while acks wait

@@ -8,12 +8,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "core/authorizer.hpp"
 #include "core/router.hpp"
 #include "mqtt/mqtt_settings.hpp"
+#include "runtime/deadline_wheel.hpp"
 #include "runtime/shard_pool.hpp"
 #include "runtime/subscription_service.hpp"
 
@@ -53,8 +53,9 @@ struct MqttContext {
   // Per shard: the sessions whose home it is, by client id. Touched only there.
   // Keys view the session's own client id (no copy per session).
   std::vector<std::unordered_map<std::string_view, std::shared_ptr<Session>>> sessions;
-  // Per shard: the open connections (for shutdown). Touched only there.
-  std::vector<std::unordered_set<MqttConnection*>> connections;
+  // Per shard: its connections, by keep-alive deadline (and listed for
+  // shutdown). Touched only there.
+  std::vector<std::unique_ptr<runtime::DeadlineWheel>> connections;
   MqttCounters counters;
   std::atomic<bool> draining{false};
   std::atomic<std::uint64_t> next_session_id{1};

@@ -34,7 +34,11 @@ MqttServer::MqttServer(runtime::ShardPool& pool, core::Router& router,
   // largest event bounds the packet (and so every payload in it).
   context_.settings.max_packet_size = std::min(context_.settings.max_packet_size, max_event_bytes);
   context_.sessions.resize(pool.size());
-  context_.connections.resize(pool.size());
+  // Keep alive is checked to a quarter second; a lap of 1024 slots is 256 s.
+  for (unsigned shard = 0; shard < pool.size(); ++shard)
+    context_.connections.push_back(std::make_unique<runtime::DeadlineWheel>(
+        pool.context(shard), std::chrono::milliseconds(250), 1024,
+        &MqttConnection::on_keep_alive_deadline));
 }
 
 MqttServer::~MqttServer() = default;
@@ -77,7 +81,14 @@ void MqttServer::start() {
   if (!listen_) return;
   listener_ = std::make_unique<runtime::TcpListener>(
       pool_, "mqtt", *listen_, [this](unsigned shard, tcp::socket socket) {
-        adopt(shard, std::make_unique<runtime::TcpByteStream>(std::move(socket)));
+        // The stream joins its shard's poller on that shard's thread.
+        asio::post(pool_.executor(shard), [this, shard, socket = std::move(socket)]() mutable {
+          try {
+            adopt(shard, std::make_unique<runtime::TcpByteStream>(std::move(socket)));
+          } catch (const std::exception& e) {
+            spdlog::warn("mqtt: connection refused: {}", e.what());
+          }
+        });
       });
   listener_->open();
   bound_ = listener_->bound();
@@ -137,9 +148,9 @@ void MqttServer::stop(std::chrono::steady_clock::time_point deadline) {
   if (listener_) listener_->close();
   for (unsigned shard = 0; shard < pool_.size(); ++shard) {
     asio::post(pool_.executor(shard), [this, shard] {
-      std::vector<MqttConnection*> open(context_.connections[shard].begin(),
-                                        context_.connections[shard].end());
-      for (MqttConnection* connection : open) connection->request_stop();
+      context_.connections[shard]->for_each([](runtime::DeadlineWheel::Entry& entry) {
+        static_cast<MqttConnection&>(entry).request_stop();
+      });
     });
   }
   // The shards do the work; this thread only watches the count fall.

@@ -11,13 +11,24 @@
 #include <boost/system/error_code.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 namespace skein::runtime {
+
+// Told once a stream can be read, or has ended (ByteStream::wait_readable).
+// Held by shared pointer while the wait lasts: an idle connection is owned
+// by its wait, with no callback object of its own.
+class ReadinessListener {
+ public:
+  // `ec` set when the stream closed or failed.
+  virtual void on_readable(boost::system::error_code ec) = 0;
+
+ protected:
+  ~ReadinessListener() = default;
+};
 
 class ByteStream {
  public:
@@ -35,11 +46,12 @@ class ByteStream {
   // stream failed.
   virtual std::size_t read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
                                      boost::system::error_code& ec) = 0;
-  // Calls `ready` on `executor` once bytes can be read, or with an error
-  // when the stream closed or failed. A TCP stream holds no buffer and no
-  // coroutine while it waits: an idle connection costs only this wait.
+  // Tells `listener` on `executor` once bytes can be read, or with an error
+  // when the stream closed or failed; never from within this call. A TCP
+  // stream holds no buffer, no coroutine and no allocation while it waits:
+  // an idle connection costs only the listener's pointer.
   virtual void wait_readable(boost::asio::any_io_executor executor,
-                             std::function<void(boost::system::error_code)> ready) = 0;
+                             std::shared_ptr<ReadinessListener> listener) = 0;
   // Writes every byte; throws boost::system::system_error on errors.
   virtual boost::asio::awaitable<void> write(std::span<const std::uint8_t> bytes) = 0;
   // Closes at once (from the stream's thread); pending operations fail.
