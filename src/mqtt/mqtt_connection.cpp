@@ -15,6 +15,7 @@
 #include "mqtt/retained_store.hpp"
 #include "mqtt/session.hpp"
 #include "mqtt/shared_groups.hpp"
+#include "runtime/slab_pool.hpp"
 
 namespace skein::mqtt {
 
@@ -255,7 +256,8 @@ asio::awaitable<bool> MqttConnection::start_session(SessionRequest request) {
     }
   }
   if (!session) {
-    session = std::make_shared<Session>(context_, shard_, id);
+    session =
+        std::allocate_shared<Session>(runtime::SlabAllocator<Session>(), context_, shard_, id);
     // The key views the session's own id: a node left by another session
     // (none should be) must not keep a view into that one.
     registry.erase(id);
@@ -297,8 +299,9 @@ asio::awaitable<void> MqttConnection::start(MqttContext& context, unsigned shard
                                             std::unique_ptr<Connect> connect, Bytes unread,
                                             bool assigned_id) {
   SessionRequest request = session_request(*connect);
-  auto connection = std::make_shared<MqttConnection>(
-      context, shard, std::move(stream), std::move(*connect), std::move(unread), assigned_id);
+  auto connection = std::allocate_shared<MqttConnection>(
+      runtime::SlabAllocator<MqttConnection>(), context, shard, std::move(stream),
+      std::move(*connect), std::move(unread), assigned_id);
   connect.reset();
   co_await connection->start_session(std::move(request));
   connection->last_packet_ = std::chrono::steady_clock::now();

@@ -12,6 +12,7 @@
 #include "mqtt/mqtt_connection.hpp"
 #include "mqtt/session.hpp"
 #include "runtime/prometheus_text.hpp"
+#include "runtime/slab_pool.hpp"
 #include "runtime/tcp_byte_stream.hpp"
 
 namespace skein::mqtt {
@@ -59,7 +60,8 @@ void MqttServer::restore_sessions() {
     asio::co_spawn(
         pool_.executor(shard),
         [](MqttContext& context, unsigned shard, StoredSession stored) -> asio::awaitable<void> {
-          auto session = std::make_shared<Session>(context, shard, stored.client_id);
+          auto session = std::allocate_shared<Session>(runtime::SlabAllocator<Session>(), context,
+                                                       shard, stored.client_id);
           context.sessions[shard].emplace(session->client_id(), session);
           co_await session->restore(std::move(stored));
         }(context_, shard, std::move(stored)),

@@ -3,9 +3,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <set>
 
 #include "core/topic_names.hpp"
 #include "mqtt/message.hpp"
@@ -44,11 +46,9 @@ void Session::attach(MqttConnection* connection, ProtocolVersion version, std::u
   online_.store(true, std::memory_order_relaxed);
   version_ = version;
   client_receive_maximum_ = client_receive_maximum == 0 ? 65535 : client_receive_maximum;
-  disconnected_at_ = -1;
-  expiry_timer_.reset();
-  // A new connection before the will delay passed: no will [MQTT-3.1.3-9].
-  will_timer_.reset();
-  pending_will_.reset();
+  // Its timers go too. A new connection before the will delay passed: no
+  // will [MQTT-3.1.3-9].
+  offline_.reset();
   const bool was_stored = stored();
   expiry_ = expiry;
   if (stored() || was_stored) write_session_record();
@@ -66,11 +66,11 @@ void Session::attach(MqttConnection* connection, ProtocolVersion version, std::u
 void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) {
   connection_ = nullptr;
   online_.store(false, std::memory_order_relaxed);
-  disconnected_at_ = now_ms();
+  offline().disconnected_at = now_ms();
   hand_back_shared();
   if (expiry_ == 0) {
     if (will) {
-      pending_will_ = std::make_unique<core::Event>(std::move(*will));
+      offline().pending_will = std::move(*will);
       publish_will();
     }
     end();
@@ -78,24 +78,24 @@ void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) 
   }
   write_session_record();
   if (will) {
-    pending_will_ = std::make_unique<core::Event>(std::move(*will));
+    offline().pending_will = std::move(*will);
     if (will_delay == 0 || will_delay >= expiry_) {
       // Published now, or when the session ends, whichever comes first.
       if (will_delay == 0) publish_will();
     } else {
-      will_timer_ = std::make_unique<asio::steady_timer>(context_.pool.executor(shard()));
-      will_timer_->expires_after(std::chrono::seconds(will_delay));
+      auto& timer = offline().will_timer.emplace(context_.pool.executor(shard()));
+      timer.expires_after(std::chrono::seconds(will_delay));
       auto self = std::static_pointer_cast<Session>(shared_from_this());
-      will_timer_->async_wait([self](boost::system::error_code ec) {
+      timer.async_wait([self](boost::system::error_code ec) {
         if (!ec && !self->connection_) self->publish_will();
       });
     }
   }
   if (expiry_ != 0xFFFFFFFF) {
-    expiry_timer_ = std::make_unique<asio::steady_timer>(context_.pool.executor(shard()));
-    expiry_timer_->expires_after(std::chrono::seconds(expiry_));
+    auto& timer = offline().expiry_timer.emplace(context_.pool.executor(shard()));
+    timer.expires_after(std::chrono::seconds(expiry_));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
-    expiry_timer_->async_wait([self](boost::system::error_code ec) {
+    timer.async_wait([self](boost::system::error_code ec) {
       if (!ec && !self->connection_ && !self->ended_) self->end();
     });
   }
@@ -107,11 +107,16 @@ void Session::set_expiry(std::uint32_t expiry) {
   if (stored() || was_stored) write_session_record();
 }
 
+Session::Offline& Session::offline() {
+  if (!offline_) offline_ = std::make_unique<Offline>();
+  return *offline_;
+}
+
 void Session::publish_will() {
-  if (!pending_will_) return;
-  core::Event will = std::move(*pending_will_);
-  pending_will_.reset();
-  will_timer_.reset();
+  if (!offline_ || !offline_->pending_will) return;
+  core::Event will = std::move(*offline_->pending_will);
+  offline_->pending_will.reset();
+  offline_->will_timer.reset();
   const bool retain = will.retain;
   core::EventPtr event = context_.router.stamp(std::move(will));
   if (retain) {
@@ -132,7 +137,7 @@ void Session::end() {
   if (ended_) return;
   ended_ = true;
   context_.counters.sessions.fetch_sub(1, std::memory_order_relaxed);
-  expiry_timer_.reset();
+  if (offline_) offline_->expiry_timer.reset();
   publish_will();
   std::vector<storage::RecordSpec> records;
   for (const Outgoing& m : inflight_)
@@ -152,13 +157,13 @@ void Session::end() {
   if (auto it = registry.find(client_id_); it != registry.end() && it->second == self)
     registry.erase(it);
   // Out of the router and the shared groups; late events are answered by drain().
-  std::map<std::string, SessionSubscription> subs;
+  std::vector<SessionSubscription> subs;
   subs.swap(subs_);
   asio::co_spawn(
       context_.pool.executor(shard()),
       [](std::shared_ptr<Session> session,
-         std::map<std::string, SessionSubscription> subs) -> asio::awaitable<void> {
-        for (auto& [filter, sub] : subs) {
+         std::vector<SessionSubscription> subs) -> asio::awaitable<void> {
+        for (auto& sub : subs) {
           if (sub.share.empty()) continue;
           std::string key = sub.share;
           co_await session->context_.shared.leave(std::move(key), session->id_);
@@ -172,10 +177,14 @@ void Session::end() {
 
 asio::awaitable<bool> Session::subscribe(SessionSubscription subscription) {
   const std::string filter = subscription.options.filter;
-  const bool existed = subs_.count(filter) > 0;
+  auto at = find_subscription(filter);
+  const bool existed = at != subs_.end() && at->options.filter == filter;
   const std::string share = subscription.share;
   std::vector<std::string> filters = subscription.filters;
-  subs_[filter] = std::move(subscription);
+  if (existed)
+    *at = std::move(subscription);
+  else
+    subs_.insert(at, std::move(subscription));
   if (!share.empty()) {
     if (!existed) {
       std::weak_ptr<Session> member = std::static_pointer_cast<Session>(shared_from_this());
@@ -191,9 +200,9 @@ asio::awaitable<bool> Session::subscribe(SessionSubscription subscription) {
 }
 
 asio::awaitable<bool> Session::unsubscribe(std::string filter) {
-  auto it = subs_.find(filter);
-  if (it == subs_.end()) co_return false;
-  const std::string share = it->second.share;
+  auto it = find_subscription(filter);
+  if (it == subs_.end() || it->options.filter != filter) co_return false;
+  const std::string share = it->share;
   subs_.erase(it);
   if (!share.empty()) {
     std::string key = share;
@@ -209,7 +218,7 @@ asio::awaitable<void> Session::sync_router_filters() {
   // "a"): the router holds each pair once, added and removed by difference.
   std::set<std::string> wanted;
   if (!ended_)
-    for (const auto& [name, sub] : subs_)
+    for (const auto& sub : subs_)
       if (sub.share.empty()) wanted.insert(sub.filters.begin(), sub.filters.end());
   std::vector<std::string> add, remove;
   std::set_difference(wanted.begin(), wanted.end(), router_filters_.begin(), router_filters_.end(),
@@ -217,7 +226,7 @@ asio::awaitable<void> Session::sync_router_filters() {
   std::set_difference(router_filters_.begin(), router_filters_.end(), wanted.begin(), wanted.end(),
                       std::back_inserter(remove));
   if (add.empty() && remove.empty()) co_return;
-  router_filters_ = wanted;
+  router_filters_.assign(wanted.begin(), wanted.end());
   // Named arguments of the exact parameter types: GCC 12 destroys converted
   // temporaries in a co_await expression twice.
   if (!add.empty()) {
@@ -255,7 +264,7 @@ void Session::send_retained(const SessionSubscription& sub, bool existed) {
 
 Session::Match Session::match(const core::Event& event) const {
   Match m;
-  for (const auto& [name, sub] : subs_) {
+  for (const auto& sub : subs_) {
     if (!sub.share.empty()) continue;
     bool hit = false;
     for (const std::string& f : sub.filters)
@@ -309,13 +318,13 @@ void Session::offer_shared(core::EventPtr event, const std::string& share, bool 
   std::vector<storage::RecordSpec> records;
   std::vector<std::shared_ptr<core::Receipt>> receipts;
   auto it = std::find_if(subs_.begin(), subs_.end(),
-                         [&](const auto& entry) { return entry.second.share == share; });
+                         [&](const auto& entry) { return entry.share == share; });
   if (ended_ || it == subs_.end()) {
     // Left the group meanwhile: give it back for another member.
     context_.shared.hand_back(share, std::move(event), id_, answer);
     return;
   }
-  const SessionSubscription& sub = it->second;
+  const SessionSubscription& sub = *it;
   const auto qos = static_cast<QoS>(std::min<std::uint8_t>(
       published_qos(*event), static_cast<std::uint8_t>(sub.options.max_qos)));
   std::vector<std::uint32_t> ids;
@@ -511,8 +520,23 @@ void Session::hand_back_shared() {
 
 // ---------------------------------------------------------- incoming QoS 2
 
+bool Session::awaiting_pubrel(std::uint16_t packet_id) const {
+  return std::binary_search(pubrel_.begin(), pubrel_.end(), packet_id);
+}
+
+void Session::hold_pubrel(std::uint16_t packet_id) {
+  auto at = std::lower_bound(pubrel_.begin(), pubrel_.end(), packet_id);
+  if (at == pubrel_.end() || *at != packet_id) pubrel_.insert(at, packet_id);
+}
+
+std::vector<SessionSubscription>::iterator Session::find_subscription(const std::string& filter) {
+  return std::lower_bound(
+      subs_.begin(), subs_.end(), filter,
+      [](const SessionSubscription& sub, const std::string& f) { return sub.options.filter < f; });
+}
+
 void Session::record_pubrel(std::uint16_t packet_id, std::function<void()> done) {
-  if (!stored() || !pubrel_.count(packet_id)) {
+  if (!stored() || !awaiting_pubrel(packet_id)) {
     done();
     return;
   }
@@ -521,7 +545,9 @@ void Session::record_pubrel(std::uint16_t packet_id, std::function<void()> done)
 }
 
 bool Session::release(std::uint16_t packet_id) {
-  if (pubrel_.erase(packet_id) == 0) return false;
+  auto at = std::lower_bound(pubrel_.begin(), pubrel_.end(), packet_id);
+  if (at == pubrel_.end() || *at != packet_id) return false;
+  pubrel_.erase(at);
   if (stored())
     context_.store.write(shard(), {SessionStore::pubrel_record(client_id_, packet_id, false)});
   return true;
@@ -534,9 +560,9 @@ StoredSession Session::snapshot() const {
   s.client_id = client_id_;
   s.version = version_;
   s.expiry = expiry_;
-  s.disconnected_at = disconnected_at_;
-  for (const auto& [name, sub] : subs_)
-    s.subscriptions.push_back(StoredSubscription{name, sub.options, sub.identifier});
+  s.disconnected_at = offline_ ? offline_->disconnected_at : -1;
+  for (const auto& sub : subs_)
+    s.subscriptions.push_back(StoredSubscription{sub.options.filter, sub.options, sub.identifier});
   return s;
 }
 
@@ -553,8 +579,8 @@ asio::awaitable<void> Session::restore(StoredSession stored) {
   version_ = stored.version;
   expiry_ = stored.expiry;
   written_ = true;
-  disconnected_at_ = stored.disconnected_at < 0 ? now_ms() : stored.disconnected_at;
-  pubrel_ = stored.awaiting_pubrel;
+  offline().disconnected_at = stored.disconnected_at < 0 ? now_ms() : stored.disconnected_at;
+  pubrel_.assign(stored.awaiting_pubrel.begin(), stored.awaiting_pubrel.end());
   for (auto& [sequence, kept] : stored.messages) {
     Outgoing message;
     message.qos = static_cast<QoS>(std::min<std::uint8_t>(published_qos(kept.event), 2));
@@ -583,11 +609,11 @@ asio::awaitable<void> Session::restore(StoredSession stored) {
   }
   if (expiry_ != 0xFFFFFFFF) {
     const std::int64_t left_ms =
-        static_cast<std::int64_t>(expiry_) * 1000 - (now_ms() - disconnected_at_);
-    expiry_timer_ = std::make_unique<asio::steady_timer>(context_.pool.executor(shard()));
-    expiry_timer_->expires_after(std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
+        static_cast<std::int64_t>(expiry_) * 1000 - (now_ms() - offline().disconnected_at);
+    auto& timer = offline().expiry_timer.emplace(context_.pool.executor(shard()));
+    timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
-    expiry_timer_->async_wait([self](boost::system::error_code ec) {
+    timer.async_wait([self](boost::system::error_code ec) {
       if (!ec && !self->connection_ && !self->ended_) self->end();
     });
   }

@@ -20,9 +20,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -92,7 +90,8 @@ class Session final : public core::Destination {
   // Adds or replaces; true when it replaced one with the same filter.
   boost::asio::awaitable<bool> subscribe(SessionSubscription subscription);
   boost::asio::awaitable<bool> unsubscribe(std::string filter);
-  const std::map<std::string, SessionSubscription>& subscriptions() const { return subs_; }
+  // By filter (as the client gave it), in filter order.
+  const std::vector<SessionSubscription>& subscriptions() const { return subs_; }
   // Queues the retained messages for a new subscription and sends what it can.
   void send_retained(const SessionSubscription& subscription, bool existed);
 
@@ -110,10 +109,10 @@ class Session final : public core::Destination {
   bool online() const { return online_.load(std::memory_order_relaxed); }
 
   // --- incoming QoS 2 (MQTT 4.3.3 method B): the ids awaiting PUBREL
-  bool awaiting_pubrel(std::uint16_t packet_id) const { return pubrel_.count(packet_id) > 0; }
+  bool awaiting_pubrel(std::uint16_t packet_id) const;
   // Holds the id in memory from the PUBLISH on; then records it durably (a
   // stored session) once the message is stored: `done` runs after that.
-  void hold_pubrel(std::uint16_t packet_id) { pubrel_.insert(packet_id); }
+  void hold_pubrel(std::uint16_t packet_id);
   void record_pubrel(std::uint16_t packet_id, std::function<void()> done);
   // PUBREL came: false when the id was unknown.
   bool release(std::uint16_t packet_id);
@@ -128,6 +127,17 @@ class Session final : public core::Destination {
   void wake() override;
 
  private:
+  // What a session has only while no connection is attached: a stored
+  // session's expiry, a delayed will. Boxed: a connected device has none.
+  struct Offline {
+    std::int64_t disconnected_at = -1;
+    std::optional<boost::asio::steady_timer> expiry_timer;
+    std::optional<boost::asio::steady_timer> will_timer;
+    std::optional<core::Event> pending_will;
+  };
+  Offline& offline();
+  std::vector<SessionSubscription>::iterator find_subscription(const std::string& filter);
+
   struct Match {
     bool matched = false;
     QoS qos = QoS::at_most_once;
@@ -162,18 +172,16 @@ class Session final : public core::Destination {
   bool ended_ = false;
   bool written_ = false;  // it has records in the session store
   bool drain_posted_ = false;
-  std::map<std::string, SessionSubscription> subs_;
-  std::set<std::string> router_filters_;  // the (filter, this) pairs in the router
-  core::LazyQueue<Outgoing> inflight_;    // sent, unacknowledged, in send order
-  core::LazyQueue<Outgoing> queued_;      // not sent yet
-  std::set<std::uint16_t> pubrel_;
+  // Sorted vectors, not trees: a device has one or two of each, and an idle
+  // session should cost little (tree headers are 48 bytes each).
+  std::vector<SessionSubscription> subs_;    // by options.filter
+  std::vector<std::string> router_filters_;  // the (filter, this) pairs in the router
+  core::LazyQueue<Outgoing> inflight_;       // sent, unacknowledged, in send order
+  core::LazyQueue<Outgoing> queued_;         // not sent yet
+  std::vector<std::uint16_t> pubrel_;        // sorted
   std::uint16_t last_packet_id_ = 0;
   std::uint64_t next_store_sequence_ = 1;
-  std::int64_t disconnected_at_ = -1;
-  // Timers exist only while needed: an idle connected session holds none.
-  std::unique_ptr<boost::asio::steady_timer> expiry_timer_;
-  std::unique_ptr<boost::asio::steady_timer> will_timer_;
-  std::unique_ptr<core::Event> pending_will_;  // boxed: most sessions have none
+  std::unique_ptr<Offline> offline_;  // while no connection is attached (not always then)
 };
 
 }  // namespace skein::mqtt

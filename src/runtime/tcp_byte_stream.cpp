@@ -14,6 +14,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 
+#include "runtime/slab_pool.hpp"
+
 namespace skein::runtime {
 
 namespace asio = boost::asio;
@@ -48,6 +50,15 @@ void TcpByteStream::join() {
   if (joined_ || fd_ < 0) return;
   poller_->add(fd_, *this);
   joined_ = true;
+}
+
+void* TcpByteStream::operator new(std::size_t size) {
+  return SlabAllocator<TcpByteStream>().allocate(size / sizeof(TcpByteStream));
+}
+
+void TcpByteStream::operator delete(void* block, std::size_t size) noexcept {
+  SlabAllocator<TcpByteStream>().deallocate(static_cast<TcpByteStream*>(block),
+                                            size / sizeof(TcpByteStream));
 }
 
 TcpByteStream::~TcpByteStream() {

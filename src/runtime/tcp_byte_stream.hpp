@@ -25,6 +25,10 @@ class TcpByteStream final : public ByteStream, private PolledDescriptor {
   TcpByteStream(boost::asio::io_context& context, int fd);
   ~TcpByteStream() override;
 
+  // One per connection: from a SlabPool (slab_pool.hpp says why).
+  static void* operator new(std::size_t size);
+  static void operator delete(void* block, std::size_t size) noexcept;
+
   boost::asio::awaitable<std::size_t> read_some(std::vector<std::uint8_t>& buffer,
                                                 std::size_t max_bytes) override;
   std::size_t read_available(std::vector<std::uint8_t>& buffer, std::size_t max_bytes,
