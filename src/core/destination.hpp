@@ -38,7 +38,7 @@ enum class Offer : std::uint8_t {
 class Destination : public std::enable_shared_from_this<Destination> {
  public:
   Destination(unsigned home_shard, std::size_t capacity, SlowPolicy policy)
-      : home_shard_(home_shard), capacity_(capacity == 0 ? 1 : capacity), policy_(policy) {}
+      : capacity_(capacity == 0 ? 1 : capacity), home_shard_(home_shard), policy_(policy) {}
   virtual ~Destination() = default;
   Destination(const Destination&) = delete;
   Destination& operator=(const Destination&) = delete;
@@ -71,14 +71,15 @@ class Destination : public std::enable_shared_from_this<Destination> {
   virtual void wake() = 0;
 
  private:
-  const unsigned home_shard_;
+  // Largest first: no padding in the millions of MQTT sessions.
   const std::size_t capacity_;
-  const SlowPolicy policy_;
-  bool closed_ = false;
-  bool overflowed_ = false;
   // One pointer while empty: an idle destination (an MQTT session of a
   // quiet device) costs no queue.
   LazyQueue<EventPtr> queue_;
+  const unsigned home_shard_;
+  const SlowPolicy policy_;
+  bool closed_ = false;
+  bool overflowed_ = false;
 };
 
 using DestinationPtr = std::shared_ptr<Destination>;

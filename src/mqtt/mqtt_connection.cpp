@@ -188,18 +188,18 @@ asio::awaitable<void> serve_mqtt(MqttContext& context, unsigned shard,
 MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::ByteStreamPtr stream,
                                Connect&& connect, Bytes unread, bool assigned_id)
     : context_(context),
-      shard_(shard),
       stream_(std::move(stream)),
-      version_(connect.version),
-      assigned_id_(assigned_id),
       in_(std::move(unread)),
+      shard_(shard),
+      client_max_packet(connect.properties.maximum_packet_size.value_or(0)),
       keep_alive_(connect.keep_alive),
-      client_max_packet(connect.properties.maximum_packet_size.value_or(0)) {
+      version_(connect.version),
+      assigned_id_(assigned_id) {
   if (connect.username && !connect.username->empty())
     principal_ = std::make_unique<core::Principal>(core::Principal{std::move(*connect.username)});
   if (connect.will) {
     Will& w = *connect.will;
-    will_delay_ = w.properties.will_delay_interval.value_or(0);
+    const std::uint32_t delay = w.properties.will_delay_interval.value_or(0);
     Publish p;
     p.topic = std::move(w.topic);
     p.payload = std::move(w.payload);
@@ -207,7 +207,7 @@ MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::By
     p.retain = w.retain;
     p.properties = std::move(w.properties);
     p.properties.will_delay_interval.reset();
-    will_ = std::make_unique<core::Event>(event_from_publish(std::move(p), 0));
+    will_ = std::make_unique<PendingWill>(PendingWill{event_from_publish(std::move(p), 0), delay});
   }
   count(context_.counters.connections_open);
   context_.connections[shard_]->set(*this, std::nullopt);
@@ -370,7 +370,7 @@ void MqttConnection::finish() {
     attached_ = false;
     std::optional<core::Event> will;
     if (send_will_ && !context_.draining.load()) will = will_event();
-    session_->detach(std::move(will), will_delay_);
+    session_->detach(std::move(will), will_ ? will_->delay : 0);
   }
   arm_keep_alive();  // no deadline once finished
   if (!writer_running_) {
@@ -388,7 +388,7 @@ void MqttConnection::finish() {
 
 std::optional<core::Event> MqttConnection::will_event() const {
   if (!will_) return std::nullopt;
-  core::Event event = *will_;
+  core::Event event = will_->event;
   event.timestamp_ms = now_ms();
   if (event.expires_at_ms) *event.expires_at_ms += event.timestamp_ms;  // an interval until now
   event.publisher = session_ ? session_->id() : 0;
@@ -415,7 +415,7 @@ void MqttConnection::take_over() {
   close_after_write_ = true;
   if (attached_ && session_) {
     attached_ = false;
-    session_->detach(will_event(), will_delay_);
+    session_->detach(will_event(), will_ ? will_->delay : 0);
   }
   if (!writer_running_) close();
 }
@@ -825,7 +825,7 @@ asio::awaitable<void> MqttConnection::write_loop() {
   try {
     while (!out_.empty() && !closed_) {
       writing.swap(out_);
-      writing_ = writing.size();
+      writing_ = static_cast<std::uint32_t>(writing.size());
       co_await stream_->write(writing);
       writing_ = 0;
       writing.clear();

@@ -126,33 +126,38 @@ class MqttConnection final : public std::enable_shared_from_this<MqttConnection>
   std::optional<std::chrono::steady_clock::time_point> keep_alive_deadline() const;
   std::optional<core::Event> will_event() const;
 
+  // Ordered by size, smallest last, so that an idle connection (a million
+  // of them on a node) carries no padding.
   MqttContext& context_;
-  unsigned shard_;
   runtime::ByteStreamPtr stream_;
-  std::unique_ptr<core::Principal> principal_;  // null: anonymous
-  ProtocolVersion version_;
-  std::unique_ptr<core::Event> will_;  // null: no will
-  std::uint32_t will_delay_ = 0;
-  bool assigned_id_;
   std::shared_ptr<Session> session_;
   Bytes in_;
   Bytes out_;
-  std::size_t writing_ = 0;  // bytes being written now
+  std::chrono::steady_clock::time_point last_packet_;
+  std::unique_ptr<core::Principal> principal_;  // null: anonymous
+  struct PendingWill {
+    core::Event event;
+    std::uint32_t delay = 0;  // v5 will delay interval, seconds
+  };
+  std::unique_ptr<PendingWill> will_;  // null: no will
+  // Incoming topic aliases, index = alias; made at the first alias.
+  std::unique_ptr<std::vector<std::string>> aliases_;
+  core::LazyQueue<PendingAck> acks_;  // allocates only while acks wait
+  std::uint64_t next_ack_ = 1;
+  boost::asio::steady_timer* acks_waiter_ = nullptr;  // while acks_settled() waits
+  unsigned shard_;
+  std::uint32_t client_max_packet = 0;  // 0: no limit
+  std::uint32_t writing_ = 0;           // bytes being written now
+  std::uint16_t keep_alive_ = 0;
+  std::uint16_t incoming_qos1_ = 0;  // QoS 1 publishes not yet acknowledged
+  ProtocolVersion version_;
+  bool assigned_id_;
   bool writer_running_ = false;
   bool close_after_write_ = false;
   bool closed_ = false;
   bool finished_ = false;
   bool attached_ = false;  // the session still counts this connection as its own
   bool send_will_ = true;  // false after a normal DISCONNECT
-  std::uint16_t keep_alive_ = 0;
-  std::uint32_t client_max_packet = 0;  // 0: no limit
-  std::chrono::steady_clock::time_point last_packet_;
-  // Incoming topic aliases, index = alias; made at the first alias.
-  std::unique_ptr<std::vector<std::string>> aliases_;
-  core::LazyQueue<PendingAck> acks_;  // allocates only while acks wait
-  std::uint64_t next_ack_ = 1;
-  boost::asio::steady_timer* acks_waiter_ = nullptr;  // while acks_settled() waits
-  std::uint16_t incoming_qos1_ = 0;                   // QoS 1 publishes not yet acknowledged
 };
 
 }  // namespace skein::mqtt

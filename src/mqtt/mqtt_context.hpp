@@ -15,6 +15,7 @@
 #include "mqtt/mqtt_settings.hpp"
 #include "runtime/deadline_wheel.hpp"
 #include "runtime/shard_pool.hpp"
+#include "runtime/slab_pool.hpp"
 #include "runtime/subscription_service.hpp"
 
 namespace skein::mqtt {
@@ -52,7 +53,12 @@ struct MqttContext {
 
   // Per shard: the sessions whose home it is, by client id. Touched only there.
   // Keys view the session's own client id (no copy per session).
-  std::vector<std::unordered_map<std::string_view, std::shared_ptr<Session>>> sessions;
+  // Nodes come from a slab (one per device: no malloc header each).
+  using SessionRegistry = std::unordered_map<
+      std::string_view, std::shared_ptr<Session>, std::hash<std::string_view>,
+      std::equal_to<std::string_view>,
+      runtime::SlabAllocator<std::pair<const std::string_view, std::shared_ptr<Session>>>>;
+  std::vector<SessionRegistry> sessions;
   // Per shard: its connections, by keep-alive deadline (and listed for
   // shutdown). Touched only there.
   std::vector<std::unique_ptr<runtime::DeadlineWheel>> connections;

@@ -161,17 +161,11 @@ class Session final : public core::Destination {
   void publish_will();
   void hand_back_shared();
 
+  // Largest first, the small ones packed last: no padding in a million.
   MqttContext& context_;
   std::string client_id_;
   std::uint64_t id_;
-  ProtocolVersion version_ = ProtocolVersion::v5;
-  std::uint32_t expiry_ = 0;
-  std::uint16_t client_receive_maximum_ = 65535;
   MqttConnection* connection_ = nullptr;
-  std::atomic<bool> online_{false};
-  bool ended_ = false;
-  bool written_ = false;  // it has records in the session store
-  bool drain_posted_ = false;
   // Sorted vectors, not trees: a device has one or two of each, and an idle
   // session should cost little (tree headers are 48 bytes each).
   std::vector<SessionSubscription> subs_;    // by options.filter
@@ -179,9 +173,16 @@ class Session final : public core::Destination {
   core::LazyQueue<Outgoing> inflight_;       // sent, unacknowledged, in send order
   core::LazyQueue<Outgoing> queued_;         // not sent yet
   std::vector<std::uint16_t> pubrel_;        // sorted
-  std::uint16_t last_packet_id_ = 0;
   std::uint64_t next_store_sequence_ = 1;
   std::unique_ptr<Offline> offline_;  // while no connection is attached (not always then)
+  std::uint32_t expiry_ = 0;
+  std::uint16_t client_receive_maximum_ = 65535;
+  std::uint16_t last_packet_id_ = 0;
+  ProtocolVersion version_ = ProtocolVersion::v5;
+  std::atomic<bool> online_{false};
+  bool ended_ = false;
+  bool written_ = false;  // it has records in the session store
+  bool drain_posted_ = false;
 };
 
 }  // namespace skein::mqtt

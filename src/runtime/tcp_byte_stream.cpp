@@ -142,7 +142,7 @@ asio::awaitable<void> TcpByteStream::wait_for(bool write) {
     if (fd_ < 0) return complete_later(std::move(waiter), asio::error::operation_aborted);
     if (write ? writable_ : readable_) return complete_later(std::move(waiter), {});
     // Swapped in: Boost 1.81's move assignment wraps the handler in itself.
-    waiter.swap(write ? write_waiter_ : read_waiter_);
+    waiter.swap(write ? waits().write : waits().read);
   };
   co_await asio::async_initiate<const asio::use_awaitable_t<>, void(error_code)>(
       initiate, asio::use_awaitable);
@@ -151,19 +151,24 @@ asio::awaitable<void> TcpByteStream::wait_for(bool write) {
 void TcpByteStream::wait_readable(asio::any_io_executor executor,
                                   std::shared_ptr<ReadinessListener> listener) {
   if (executor != asio::any_io_executor(poller_->context().get_executor()))
-    listener_executor_ = std::make_unique<asio::any_io_executor>(std::move(executor));
-  else
-    listener_executor_.reset();
+    waits().listener_executor = std::move(executor);
+  else if (waits_)
+    waits_->listener_executor.reset();
   join();
   if (fd_ < 0) return notify_later(std::move(listener), asio::error::operation_aborted);
   if (readable_) return notify_later(std::move(listener), {});
   listener_ = std::move(listener);
 }
 
+TcpByteStream::Waits& TcpByteStream::waits() {
+  if (!waits_) waits_ = std::make_unique<Waits>();
+  return *waits_;
+}
+
 void TcpByteStream::notify_later(std::shared_ptr<ReadinessListener> listener, error_code ec) {
   auto call = [listener = std::move(listener), ec] { listener->on_readable(ec); };
-  if (listener_executor_)
-    asio::post(*listener_executor_, std::move(call));
+  if (waits_ && waits_->listener_executor)
+    asio::post(*waits_->listener_executor, std::move(call));
   else
     asio::post(poller_->context(), std::move(call));
 }
@@ -177,12 +182,12 @@ void TcpByteStream::on_events(std::uint32_t events) {
   constexpr std::uint32_t kEnded = EPOLLHUP | EPOLLERR;
   if (events & (EPOLLOUT | kEnded)) {
     writable_ = true;
-    if (write_waiter_) complete_later(std::move(write_waiter_), {});
+    if (waits_ && waits_->write) complete_later(std::move(waits_->write), {});
   }
   if (events & (EPOLLIN | EPOLLRDHUP | kEnded)) {
     readable_ = true;
-    if (read_waiter_) complete_later(std::move(read_waiter_), {});
-    if (listener_ && !listener_executor_) {
+    if (waits_ && waits_->read) complete_later(std::move(waits_->read), {});
+    if (listener_ && !(waits_ && waits_->listener_executor)) {
       // Last: the listener may close and destroy this stream.
       auto listener = std::move(listener_);
       listener->on_readable({});
@@ -195,8 +200,7 @@ void TcpByteStream::on_events(std::uint32_t events) {
 void TcpByteStream::on_shutdown() {
   // The waiting handlers may own this stream: move them out first.
   auto listener = std::move(listener_);
-  Waiter reader = std::move(read_waiter_);
-  Waiter writer = std::move(write_waiter_);
+  auto waits = std::move(waits_);
 }
 
 void TcpByteStream::close() {
@@ -206,8 +210,10 @@ void TcpByteStream::close() {
   ::close(fd_);
   fd_ = -1;
   // Pending operations fail, as an Asio socket's do.
-  if (read_waiter_) complete_later(std::move(read_waiter_), asio::error::operation_aborted);
-  if (write_waiter_) complete_later(std::move(write_waiter_), asio::error::operation_aborted);
+  if (waits_ && waits_->read)
+    complete_later(std::move(waits_->read), asio::error::operation_aborted);
+  if (waits_ && waits_->write)
+    complete_later(std::move(waits_->write), asio::error::operation_aborted);
   if (listener_) notify_later(std::move(listener_), asio::error::operation_aborted);
 }
 

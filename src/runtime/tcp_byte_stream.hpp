@@ -10,6 +10,7 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <optional>
 
 #include "runtime/byte_stream.hpp"
 #include "runtime/readiness_poller.hpp"
@@ -61,11 +62,17 @@ class TcpByteStream final : public ByteStream, private PolledDescriptor {
   bool writable_ = true;
   bool joined_ = false;
   std::shared_ptr<ReadinessListener> listener_;  // wait_readable's, while it waits
-  // The listener's executor when it is not this shard's (rare: a stream
-  // that could not follow its connection); made only then.
-  std::unique_ptr<boost::asio::any_io_executor> listener_executor_;
-  Waiter read_waiter_;   // read_some's, while it waits
-  Waiter write_waiter_;  // write's, while the socket is full
+  // What waits besides the listener, in a box made on first need: an idle
+  // device's connection never waits on anything else.
+  struct Waits {
+    Waiter read;   // read_some's, while it waits (the CONNECT)
+    Waiter write;  // write's, while the socket is full
+    // The listener's executor when it is not this shard's (a stream that
+    // could not follow its connection).
+    std::optional<boost::asio::any_io_executor> listener_executor;
+  };
+  Waits& waits();
+  std::unique_ptr<Waits> waits_;
 };
 
 }  // namespace skein::runtime
