@@ -46,7 +46,9 @@ TcpByteStream::TcpByteStream(asio::io_context& context, int fd)
 }
 
 void TcpByteStream::join() {
-  // Made on one shard for another (rehome): join the poller from its thread.
+  // Only once something must wait: a connection whose CONNECT is there when
+  // it is read (most are) moves to its home shard before it joins any
+  // poller. Joining reports what is ready already, so no edge is missed.
   if (joined_ || fd_ < 0) return;
   poller_->add(fd_, *this);
   joined_ = true;
@@ -73,7 +75,6 @@ std::size_t TcpByteStream::read_available(std::vector<std::uint8_t>& buffer, std
     ec = asio::error::bad_descriptor;
     return 0;
   }
-  join();
   constexpr std::size_t kChunk = 64 * 1024;
   constexpr std::size_t kProbe = 512;  // when the kernel would not say how much
   int available = 0;
@@ -115,7 +116,6 @@ asio::awaitable<std::size_t> TcpByteStream::read_some(std::vector<std::uint8_t>&
 }
 
 asio::awaitable<void> TcpByteStream::write(std::span<const std::uint8_t> bytes) {
-  join();
   // Never complete within the caller's turn, as an Asio write does not: the
   // caller may be in the middle of filling what it writes next (and what
   // it adds meanwhile goes out with the next write).
@@ -144,6 +144,7 @@ asio::awaitable<void> TcpByteStream::wait_for(bool write) {
     // Swapped in: Boost 1.81's move assignment wraps the handler in itself.
     waiter.swap(write ? waits().write : waits().read);
   };
+  join();
   co_await asio::async_initiate<const asio::use_awaitable_t<>, void(error_code)>(
       initiate, asio::use_awaitable);
 }

@@ -21,8 +21,8 @@ class TcpByteStream final : public ByteStream, private PolledDescriptor {
  public:
   // Takes `socket`'s descriptor out of Asio into the poller of its shard.
   explicit TcpByteStream(boost::asio::ip::tcp::socket&& socket);
-  // Will be watched by `context`'s poller from the first operation on
-  // (made on one shard for another: the poller is touched on its own thread).
+  // Will be watched by `context`'s poller from the first wait on (made on
+  // one shard for another: the poller is touched on its own thread).
   TcpByteStream(boost::asio::io_context& context, int fd);
   ~TcpByteStream() override;
 
@@ -44,7 +44,7 @@ class TcpByteStream final : public ByteStream, private PolledDescriptor {
  private:
   using Waiter = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
-  // Starts being watched by the poller (on its thread; the first use).
+  // Starts being watched by the poller (on its thread, before the first wait).
   void join();
   void on_events(std::uint32_t events) override;
   void on_shutdown() override;
