@@ -189,12 +189,12 @@ MqttConnection::MqttConnection(MqttContext& context, unsigned shard, runtime::By
                                Connect&& connect, Bytes unread, bool assigned_id)
     : context_(context),
       stream_(std::move(stream)),
-      in_(std::move(unread)),
       shard_(shard),
       client_max_packet(connect.properties.maximum_packet_size.value_or(0)),
       keep_alive_(connect.keep_alive),
       version_(connect.version),
       assigned_id_(assigned_id) {
+  if (!unread.empty()) in() = std::move(unread);
   if (connect.username && !connect.username->empty())
     principal_ = std::make_unique<core::Principal>(core::Principal{std::move(*connect.username)});
   if (connect.will) {
@@ -318,7 +318,7 @@ asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self
       bool keep_going = true;
       while (keep_going && !c.closed_) {
         const Frame frame =
-            split_frame(ByteView(c.in_).subspan(used), c.context_.settings.max_packet_size);
+            split_frame(ByteView(c.in()).subspan(used), c.context_.settings.max_packet_size);
         if (frame.status == FrameStatus::incomplete) break;
         if (frame.status == FrameStatus::malformed) {
           keep_going = c.fail(reason::malformed_packet, "MQTT-1.5.5-1: bad remaining length");
@@ -332,19 +332,21 @@ asio::awaitable<void> MqttConnection::serve(std::shared_ptr<MqttConnection> self
           break;
         }
         c.last_packet_ = std::chrono::steady_clock::now();
-        const ByteView packet = ByteView(c.in_).subspan(used, frame.size);
-        // A handler may wait; `in_` stays put meanwhile (only this loop changes it).
+        const ByteView packet = ByteView(c.in()).subspan(used, frame.size);
+        // A handler may wait; the bytes read stay put meanwhile (only this
+        // loop changes them, and the box is let go only when they are none).
         keep_going = co_await c.handle(packet);
         used += frame.size;
       }
       if (!keep_going || c.closed_) break;
-      c.in_.erase(c.in_.begin(), c.in_.begin() + static_cast<std::ptrdiff_t>(used));
+      Bytes& in = c.in();
+      in.erase(in.begin(), in.begin() + static_cast<std::ptrdiff_t>(used));
       boost::system::error_code ec;
-      if (c.stream_->read_available(c.in_, 0, ec) > 0) continue;
+      if (c.stream_->read_available(in, 0, ec) > 0) continue;
       if (ec) break;  // closed by the peer, or failed
       // Nothing to read: wait without a coroutine or a buffer. An idle
       // connection is this wait, its connection and its session.
-      if (c.in_.empty()) Bytes().swap(c.in_);
+      c.release_buffers();
       // The wait holds the connection (as its listener) and nothing else.
       c.stream_->wait_readable(c.context_.pool.executor(c.shard_), std::move(self));
       co_return;
@@ -787,11 +789,12 @@ bool MqttConnection::write_publish(const Outgoing& message, bool dup) {
   Publish header = publish_for(event, message.qos, message.retain, message.packet_id,
                                message.identifiers, version_, now_ms());
   header.dup = dup;
-  const std::size_t before = out_.size();
+  Bytes& out = this->out();
+  const std::size_t before = out.size();
   const auto* payload = reinterpret_cast<const std::uint8_t*>(event.payload.data());
-  encode_publish(header, ByteView(payload, event.payload.size()), version_, out_);
-  if (client_max_packet != 0 && out_.size() - before > client_max_packet) {
-    out_.resize(before);
+  encode_publish(header, ByteView(payload, event.payload.size()), version_, out);
+  if (client_max_packet != 0 && out.size() - before > client_max_packet) {
+    out.resize(before);
     count(context_.counters.dropped_too_large);
     return false;
   }
@@ -809,12 +812,12 @@ void MqttConnection::write_pubrel(std::uint16_t packet_id, std::uint8_t reason_c
 
 void MqttConnection::send(const Packet& packet) {
   if (closed_) return;
-  encode_packet(packet, version_, out_);
+  encode_packet(packet, version_, out());
   kick();
 }
 
 void MqttConnection::kick() {
-  if (writer_running_ || out_.empty() || closed_) return;
+  if (writer_running_ || out_size() == 0 || closed_) return;
   writer_running_ = true;
   asio::co_spawn(context_.pool.executor(shard_), write_loop(), asio::detached);
 }
@@ -823,13 +826,13 @@ asio::awaitable<void> MqttConnection::write_loop() {
   auto self = shared_from_this();
   Bytes writing;
   try {
-    while (!out_.empty() && !closed_) {
-      writing.swap(out_);
+    while (out_size() > 0 && !closed_) {
+      writing.swap(out());
       writing_ = static_cast<std::uint32_t>(writing.size());
       co_await stream_->write(writing);
       writing_ = 0;
       writing.clear();
-      if (out_.empty() && session_ && attached_) session_->send_ready();
+      if (out_size() == 0 && session_ && attached_) session_->send_ready();
     }
   } catch (const std::exception& e) {
     spdlog::debug("mqtt: {} write failed: {}", peer(), e.what());
@@ -837,8 +840,22 @@ asio::awaitable<void> MqttConnection::write_loop() {
   }
   writing_ = 0;
   writer_running_ = false;
-  if (out_.empty()) Bytes().swap(out_);
+  release_buffers();
   if (close_after_write_ || closed_) close();
+}
+
+Bytes& MqttConnection::in() {
+  if (!buffers_) buffers_ = std::make_unique<Buffers>();
+  return buffers_->in;
+}
+
+Bytes& MqttConnection::out() {
+  if (!buffers_) buffers_ = std::make_unique<Buffers>();
+  return buffers_->out;
+}
+
+void MqttConnection::release_buffers() {
+  if (buffers_ && buffers_->in.empty() && buffers_->out.empty()) buffers_.reset();
 }
 
 void MqttConnection::close() {

@@ -62,7 +62,7 @@ class MqttConnection final : public std::enable_shared_from_this<MqttConnection>
   bool write_publish(const Outgoing& message, bool dup);
   void write_pubrel(std::uint16_t packet_id, std::uint8_t reason_code = 0);
   // More than the writer should take before the socket drains.
-  bool backlogged() const { return out_.size() + writing_ > kBacklog; }
+  bool backlogged() const { return out_size() + writing_ > kBacklog; }
 
   ProtocolVersion version() const { return version_; }
 
@@ -121,6 +121,11 @@ class MqttConnection final : public std::enable_shared_from_this<MqttConnection>
   void kick();
   boost::asio::awaitable<void> write_loop();
   void close();
+  Bytes& in();
+  Bytes& out();
+  std::size_t out_size() const { return buffers_ ? buffers_->out.size() : 0; }
+  // Lets the buffers go when both are empty (an idle point).
+  void release_buffers();
   // Lists the connection in its shard's wheel with its keep-alive deadline.
   void arm_keep_alive();
   std::optional<std::chrono::steady_clock::time_point> keep_alive_deadline() const;
@@ -131,8 +136,13 @@ class MqttConnection final : public std::enable_shared_from_this<MqttConnection>
   MqttContext& context_;
   runtime::ByteStreamPtr stream_;
   std::shared_ptr<Session> session_;
-  Bytes in_;
-  Bytes out_;
+  // Bytes read and not yet handled, and bytes to write: boxed, and the box
+  // let go whenever both are empty, so an idle connection holds neither.
+  struct Buffers {
+    Bytes in;
+    Bytes out;
+  };
+  std::unique_ptr<Buffers> buffers_;
   std::chrono::steady_clock::time_point last_packet_;
   std::unique_ptr<core::Principal> principal_;  // null: anonymous
   struct PendingWill {
