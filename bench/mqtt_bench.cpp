@@ -133,6 +133,7 @@ struct Config {
   int connections = 0;  // 0: as many as the open-file limits allow
   int connect_window = 100;
   double idle_seconds = 2;
+  int idle_subscriptions = 0;       // command topics each idle client subscribes to
   long read_pause_us = 3000;        // the longest read pause (Connection::on_read); 0: none
   int inflight = 1000;              // QoS 1 messages a broker sends a subscriber unacknowledged
   std::int64_t queued = 1'000'000;  // and queues for it beyond those
@@ -1258,8 +1259,54 @@ class IdleClients {
                  std::to_string(connack.reason_code));
           connect_ms_.push_back(
               static_cast<double>(now_ns() - started_ns_[static_cast<std::size_t>(i)]) / 1e6);
+          c.used -= frame.size;
+          std::memmove(c.in.data(), c.in.data() + frame.size, c.used);
+          if (cfg_.idle_subscriptions > 0) return subscribe(i, c);
           if (next_ < n_) launch();
         });
+  }
+
+  // A device's command path: QoS 1 subscriptions to topics of its own, then
+  // the SUBACK, before the next client starts.
+  void subscribe(int i, Idle& c) {
+    mqtt::Subscribe sub;
+    sub.packet_id = 1;
+    for (int k = 0; k < cfg_.idle_subscriptions; ++k) {
+      mqtt::Subscription s;
+      s.filter = "bench/idle/" + std::to_string(i) + "/cmd/" + std::to_string(k);
+      s.max_qos = mqtt::QoS::at_least_once;
+      sub.subscriptions.push_back(std::move(s));
+    }
+    mqtt::encode(sub, cfg_.version, c.connect);
+    asio::async_write(c.socket, asio::buffer(c.connect), [this, i, &c](error_code ec, std::size_t) {
+      if (ec) fail("SUBSCRIBE " + std::to_string(i) + ": " + ec.message());
+      mqtt::Bytes().swap(c.connect);
+      read_suback(i, c);
+    });
+  }
+
+  void read_suback(int i, Idle& c) {
+    const mqtt::ByteView bytes(c.in.data(), c.used);
+    const mqtt::Frame frame = mqtt::split_frame(bytes);
+    if (frame.status == mqtt::FrameStatus::incomplete && c.used < c.in.size()) {
+      c.socket.async_read_some(asio::buffer(c.in.data() + c.used, c.in.size() - c.used),
+                               [this, i, &c](error_code ec, std::size_t n) {
+                                 if (ec) fail("SUBACK " + std::to_string(i) + ": " + ec.message());
+                                 c.used += n;
+                                 read_suback(i, c);
+                               });
+      return;
+    }
+    mqtt::Suback suback;
+    if (frame.status != mqtt::FrameStatus::complete ||
+        mqtt::decode(bytes.first(frame.size), cfg_.version, suback) ||
+        suback.reason_codes.size() != static_cast<std::size_t>(cfg_.idle_subscriptions))
+      fail("connection " + std::to_string(i) + ": no SUBACK");
+    for (std::uint8_t code : suback.reason_codes)
+      if (code >= 0x80)
+        fail("connection " + std::to_string(i) + ": SUBACK reason code " + std::to_string(code));
+    c.used = 0;
+    if (next_ < n_) launch();
   }
 
   const Config& cfg_;
@@ -1416,6 +1463,10 @@ void print_tables(const Config& cfg, const Results& s, const Results& m,
                           std::to_string(cfg.subscribers) + " (wildcards, each message to " +
                           std::to_string(cfg.subscribers / cfg.publishers) + "), " + b;
   const std::string lat = "1 -> 1 at " + cell(cfg.rate) + "/s, " + b;
+  const std::string idle = cfg.idle_subscriptions == 0
+                               ? std::string("idle connections")
+                               : "idle connections, " + std::to_string(cfg.idle_subscriptions) +
+                                     " QoS 1 subscription(s) each";
   std::vector<Row> rows = {
       {"1 -> 1, " + b + ", QoS 0", "messages/s delivered", rate(&Results::qos0, true), 0},
       {"1 -> 1, " + b + ", QoS 1", "messages/s delivered", rate(&Results::qos1, true), 0},
@@ -1427,19 +1478,19 @@ void print_tables(const Config& cfg, const Results& s, const Results& m,
       {lat + ", QoS 0", "p99 ms (lower is better)", latency(&Results::lat_qos0, 0.99), 3},
       {lat + ", QoS 1", "p50 ms (lower is better)", latency(&Results::lat_qos1, 0.5), 3},
       {lat + ", QoS 1", "p99 ms (lower is better)", latency(&Results::lat_qos1, 0.99), 3},
-      {"idle connections", "CONNECT -> CONNACK per second",
+      {idle, "CONNECT -> CONNACK per second",
        [](const Results& r) -> std::optional<double> {
          if (!r.idle) return std::nullopt;
          return r.idle->per_second();
        },
        0},
-      {"idle connections", "broker RSS bytes per connection (lower is better)",
+      {idle, "broker RSS bytes per connection (lower is better)",
        [](const Results& r) -> std::optional<double> {
          if (!r.idle) return std::nullopt;
          return r.idle->bytes_per_connection();
        },
        0},
-      {"idle connections", "RSS for 1,000,000 connections, GiB (lower is better)",
+      {idle, "RSS for 1,000,000 connections, GiB (lower is better)",
        [](const Results& r) -> std::optional<double> {
          if (!r.idle) return std::nullopt;
          return r.idle->bytes_per_connection() * 1e6 / (1024.0 * 1024 * 1024);
@@ -1548,7 +1599,8 @@ const char* kUsage =
     "                  [--messages-qos0 N] [--messages-qos1 N] [--fan-messages N]\n"
     "                  [--publishers N] [--subscribers N] [--rate R] [--latency-seconds S]\n"
     "                  [--window N] [--ahead N] [--bytes N] [--mqtt-version 3.1.1|5]\n"
-    "                  [--connect-window N] [--idle-seconds S] [--read-pause-us N]\n"
+    "                  [--connect-window N] [--idle-seconds S] [--idle-subscriptions N]\n"
+    "                  [--read-pause-us N]\n"
     "                  [--inflight N] [--queued N] [--skein-arg ARG]...\n"
     "cases: 1 throughput 1->1 (QoS 0, 1), 2 fan-out 10->100 over wildcards (QoS 0, 1),\n"
     "       3 latency at a fixed rate (QoS 0, 1), 4 idle connections (rate, RSS each)\n";
@@ -1626,6 +1678,8 @@ Config parse(int argc, char** argv) {
       cfg.connect_window = static_cast<int>(number(v));
     } else if (arg == "--idle-seconds") {
       cfg.idle_seconds = number(v);
+    } else if (arg == "--idle-subscriptions") {
+      cfg.idle_subscriptions = std::clamp(static_cast<int>(number(v)), 0, 8);
     } else if (arg == "--inflight") {
       cfg.inflight = std::min(static_cast<int>(number(v)), 65535);
     } else if (arg == "--queued") {
