@@ -6,24 +6,18 @@
 
 namespace skein::mesh {
 
+std::string summary_group(const std::string& filter) {
+  const auto slash = filter.find('/');
+  if (slash == std::string::npos) return filter;  // one level: itself ("a", "ab*", "*" or ">")
+  return filter.substr(0, slash) + "/>";
+}
+
 std::vector<std::string> summarize_filters(std::vector<std::string> filters, std::size_t max) {
   if (filters.size() <= max) return filters;
   std::set<std::string> groups;
-  for (const auto& f : filters) {
-    const auto slash = f.find('/');
-    if (slash == std::string::npos) {
-      groups.insert(f);  // one level: itself ("a", "ab*", "*" or ">")
-    } else {
-      groups.insert(f.substr(0, slash) + "/>");
-    }
-  }
+  for (const auto& f : filters) groups.insert(summary_group(f));
   if (groups.size() <= max) return {groups.begin(), groups.end()};
-  // Still too many: everything. A wildcard first level never matches a '$'
-  // topic, so groups of '$' levels are kept beside '>'.
-  std::vector<std::string> out{">"};
-  for (const auto& g : groups)
-    if (!g.empty() && g.front() == '$') out.push_back(g);
-  return out;
+  return summarize_groups(groups);
 }
 
 }  // namespace skein::mesh

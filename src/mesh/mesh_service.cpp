@@ -59,11 +59,9 @@ MeshService::MeshService(runtime::ShardPool& pool, core::Router& router,
       destination_(std::make_shared<MeshDestination>(shard_, settings_.queue_events,
                                                      [this] { post([this] { drain(); }); })),
       interest_(destination_.get(),
-                [this](std::vector<std::string> filters) {
+                [this] {
                   // On shard 0; the engine lives on the mesh's shard.
-                  asio::post(pool_.executor(shard_), [this, filters = std::move(filters)] {
-                    local_filters_changed(filters);
-                  });
+                  asio::post(pool_.executor(shard_), [this] { local_filters_changed(); });
                 }),
       listen_(listen) {}
 
@@ -86,8 +84,7 @@ std::optional<std::string> MeshService::address() const {
   return endpoint_text(listener_->bound());
 }
 
-void MeshService::local_filters_changed(std::vector<std::string> filters) {
-  pending_local_filters_ = std::move(filters);
+void MeshService::local_filters_changed() {
   if (filter_update_scheduled_) return;
   // Changes that come together (a burst of devices connecting) go out as one
   // record version, after a short delay.
@@ -97,8 +94,7 @@ void MeshService::local_filters_changed(std::vector<std::string> filters) {
   filter_timer_->async_wait([this](boost::system::error_code ec) {
     filter_update_scheduled_ = false;
     if (ec || stopping_) return;
-    engine_->set_local_filters(
-        summarize_filters(pending_local_filters_, settings_.max_advertised_filters));
+    engine_->set_local_filters(interest_.advertised(settings_.max_advertised_filters));
     engine_->flush();
   });
 }

@@ -90,7 +90,7 @@ class MeshService : public runtime::Service, public MeshIo, public LinkOwner {
   boost::asio::awaitable<void> tick_loop();
   void drain();
   void refresh_metrics();
-  void local_filters_changed(std::vector<std::string> filters);  // mesh shard
+  void local_filters_changed();  // mesh shard
 
   runtime::ShardPool& pool_;
   core::Router& router_;
@@ -114,7 +114,6 @@ class MeshService : public runtime::Service, public MeshIo, public LinkOwner {
   bool stopping_ = false;
   std::unique_ptr<boost::asio::steady_timer> tick_timer_;
   std::unique_ptr<boost::asio::steady_timer> filter_timer_;
-  std::vector<std::string> pending_local_filters_;
   bool filter_update_scheduled_ = false;
   std::vector<core::EventPtr> draining_;
   // Any thread:
