@@ -66,16 +66,14 @@ void Session::attach(MqttConnection* connection, ProtocolVersion version, std::u
 void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) {
   connection_ = nullptr;
   online_.store(false, std::memory_order_relaxed);
-  offline().disconnected_at = now_ms();
   hand_back_shared();
   if (expiry_ == 0) {
-    if (will) {
-      offline().pending_will = std::move(*will);
-      publish_will();
-    }
+    // Ends now: nothing to keep offline (a storm of disconnects makes no box).
+    if (will) publish(std::move(*will));
     end();
     return;
   }
+  offline().disconnected_at = now_ms();
   write_session_record();
   if (will) {
     offline().pending_will = std::move(*will);
@@ -117,6 +115,10 @@ void Session::publish_will() {
   core::Event will = std::move(*offline_->pending_will);
   offline_->pending_will.reset();
   offline_->will_timer.reset();
+  publish(std::move(will));
+}
+
+void Session::publish(core::Event will) {
   const bool retain = will.retain;
   core::EventPtr event = context_.router.stamp(std::move(will));
   if (retain) {

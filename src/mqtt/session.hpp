@@ -158,7 +158,8 @@ class Session final : public core::Destination {
   std::size_t window() const;
   boost::asio::awaitable<void> sync_router_filters();
   void write_session_record();
-  void publish_will();
+  void publish_will();             // the pending one, if any
+  void publish(core::Event will);  // now
   void hand_back_shared();
 
   // Largest first, the small ones packed last: no padding in a million.
