@@ -1,9 +1,10 @@
 // The subscription index: a trie of topic levels that maps filters to
 // subscribers and answers "who wants this topic?" (DESIGN.md §1, §5).
 //
-// Each node has a hash map of literal levels, a branch for '*', a hash map of
-// prefix levels ("ab*" stored under "ab"), the subscribers whose filter ends at
-// the node, and the subscribers of a '>' that follows the node. Matching walks
+// Each node has a map of literal levels (a short vector while small, a hash
+// map beyond), and, boxed because most nodes have none, a branch for '*' and
+// a map of prefix levels ("ab*" stored under "ab"); the subscribers whose
+// filter ends at the node, and the subscribers of a '>' that follows it. Matching walks
 // the topic's levels once, following at most literal + star + the prefixes of
 // the level at each step, so its cost grows with the topic's depth and the
 // number of wildcard branches on its path, not with the number of filters.
@@ -39,6 +40,77 @@ struct LevelHash {
 struct LevelEqual {
   using is_transparent = void;
   bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+};
+
+// A node's children by level. Most nodes have one child or a few (a device's
+// own topic, "devices/42/cmd", is a chain of single children): those are a
+// small vector searched in order, 24 bytes and one allocation, where a hash
+// map would cost 56 bytes, a bucket array and a node per child. Past kSmall
+// children they move into a hash map, so a level with a million children
+// is still found at once.
+template <class Node>
+class LevelMap {
+ public:
+  Node* find(std::string_view key) const {
+    if (large_) {
+      auto it = large_->find(key);
+      return it == large_->end() ? nullptr : it->second.get();
+    }
+    for (const auto& [k, child] : small_)
+      if (k == key) return child.get();
+    return nullptr;
+  }
+
+  Node& get_or_add(std::string_view key) {
+    if (Node* found = find(key)) return *found;
+    auto child = std::make_unique<Node>();
+    Node& added = *child;
+    if (!large_ && small_.size() < kSmall) {
+      small_.emplace_back(std::string(key), std::move(child));
+      return added;
+    }
+    if (!large_) {
+      large_ = std::make_unique<Map>();
+      for (auto& [k, c] : small_) large_->emplace(std::move(k), std::move(c));
+      std::vector<Entry>().swap(small_);
+    }
+    large_->emplace(std::string(key), std::move(child));
+    return added;
+  }
+
+  void erase(std::string_view key) {
+    if (large_) {
+      if (auto it = large_->find(key); it != large_->end()) large_->erase(it);
+      if (large_->empty()) large_.reset();
+      return;
+    }
+    for (auto it = small_.begin(); it != small_.end(); ++it)
+      if (it->first == key) {
+        *it = std::move(small_.back());
+        small_.pop_back();
+        if (small_.empty()) std::vector<Entry>().swap(small_);
+        return;
+      }
+  }
+
+  bool empty() const { return small_.empty() && !large_; }
+
+  // f(std::string_view level, const Node& child) for every child.
+  template <class F>
+  void for_each(F&& f) const {
+    if (large_) {
+      for (const auto& [k, child] : *large_) f(std::string_view(k), *child);
+      return;
+    }
+    for (const auto& [k, child] : small_) f(std::string_view(k), *child);
+  }
+
+ private:
+  static constexpr std::size_t kSmall = 8;
+  using Entry = std::pair<std::string, std::unique_ptr<Node>>;
+  using Map = std::unordered_map<std::string, std::unique_ptr<Node>, LevelHash, LevelEqual>;
+  std::vector<Entry> small_;  // while at most kSmall children
+  std::unique_ptr<Map> large_;
 };
 }  // namespace detail
 
@@ -111,39 +183,47 @@ class SubscriptionIndex {
 
  private:
   struct Node;
-  using Children =
-      std::unordered_map<std::string, std::unique_ptr<Node>, detail::LevelHash, detail::LevelEqual>;
-  struct Node {
-    Children literal;
+  using Children = detail::LevelMap<Node>;
+  // The wildcard branches of a node, boxed: most nodes have none.
+  struct Wild {
     std::unique_ptr<Node> star;
     Children prefix;  // "ab*" is stored under "ab"
     // Length of the longest prefix ever stored here: matching probes prefix
     // lengths up to it only. Not lowered on removal (an upper bound suffices).
     std::size_t longest_prefix = 0;
+    bool empty() const { return !star && prefix.empty(); }
+  };
+  struct Node {
+    Children literal;
+    std::unique_ptr<Wild> wild;
     std::vector<Sub> exact_subs;
     std::vector<Sub> tail_subs;  // filters that continue with a final ">"
 
     bool empty() const {
-      return literal.empty() && !star && prefix.empty() && exact_subs.empty() && tail_subs.empty();
+      return literal.empty() && !wild && exact_subs.empty() && tail_subs.empty();
+    }
+    Node* star() const { return wild ? wild->star.get() : nullptr; }
+    Wild& wildcards() {
+      if (!wild) wild = std::make_unique<Wild>();
+      return *wild;
+    }
+    void drop_empty_wild() {
+      if (wild && wild->empty()) wild.reset();
     }
   };
 
-  static Node& child_in(Children& map, std::string_view key) {
-    auto it = map.find(key);
-    if (it == map.end()) it = map.emplace(std::string(key), std::make_unique<Node>()).first;
-    return *it->second;
-  }
-
   static Node& child_for_insert(Node& node, std::string_view level) {
     if (level == "*") {
-      if (!node.star) node.star = std::make_unique<Node>();
-      return *node.star;
+      Wild& w = node.wildcards();
+      if (!w.star) w.star = std::make_unique<Node>();
+      return *w.star;
     }
     if (level.back() == '*') {
-      node.longest_prefix = std::max(node.longest_prefix, level.size() - 1);
-      return child_in(node.prefix, level.substr(0, level.size() - 1));
+      Wild& w = node.wildcards();
+      w.longest_prefix = std::max(w.longest_prefix, level.size() - 1);
+      return w.prefix.get_or_add(level.substr(0, level.size() - 1));
     }
-    return child_in(node.literal, level);
+    return node.literal.get_or_add(level);
   }
 
   // Recursive so that emptied nodes can be pruned on the way back up.
@@ -159,16 +239,20 @@ class SubscriptionIndex {
     }
     std::string_view level = levels[i];
     if (level == "*") {
-      if (!node.star || !remove_at(*node.star, levels, i + 1, sub)) return false;
-      if (node.star->empty()) node.star.reset();
+      Node* star = node.star();
+      if (!star || !remove_at(*star, levels, i + 1, sub)) return false;
+      if (star->empty()) node.wild->star.reset();
+      node.drop_empty_wild();
       return true;
     }
     bool is_prefix = level.back() == '*';
-    Children& map = is_prefix ? node.prefix : node.literal;
+    if (is_prefix && !node.wild) return false;
+    Children& map = is_prefix ? node.wild->prefix : node.literal;
     std::string_view key = is_prefix ? level.substr(0, level.size() - 1) : level;
-    auto it = map.find(key);
-    if (it == map.end() || !remove_at(*it->second, levels, i + 1, sub)) return false;
-    if (it->second->empty()) map.erase(it);
+    Node* child = map.find(key);
+    if (!child || !remove_at(*child, levels, i + 1, sub)) return false;
+    if (child->empty()) map.erase(key);
+    node.drop_empty_wild();
     return true;
   }
 
@@ -187,16 +271,15 @@ class SubscriptionIndex {
     const bool wildcards_apply = !(first_level && is_reserved(level));
     // '>' needs at least one more level, and there is one.
     if (wildcards_apply) out.insert(out.end(), node.tail_subs.begin(), node.tail_subs.end());
-    if (auto it = node.literal.find(level); it != node.literal.end())
-      match_at(*it->second, after, false, out);
-    if (!wildcards_apply) return;
-    if (node.star) match_at(*node.star, after, false, out);
-    if (!node.prefix.empty()) {
-      const std::size_t longest = std::min(level.size(), node.longest_prefix);
-      for (std::size_t n = 1; n <= longest; ++n) {
-        if (auto it = node.prefix.find(level.substr(0, n)); it != node.prefix.end())
-          match_at(*it->second, after, false, out);
-      }
+    if (const Node* child = node.literal.find(level)) match_at(*child, after, false, out);
+    if (!wildcards_apply || !node.wild) return;
+    const Wild& w = *node.wild;
+    if (w.star) match_at(*w.star, after, false, out);
+    if (!w.prefix.empty()) {
+      const std::size_t longest = std::min(level.size(), w.longest_prefix);
+      for (std::size_t n = 1; n <= longest; ++n)
+        if (const Node* child = w.prefix.find(level.substr(0, n)))
+          match_at(*child, after, false, out);
     }
   }
 
@@ -208,9 +291,10 @@ class SubscriptionIndex {
       out.insert(out.end(), child.exact_subs.begin(), child.exact_subs.end());
       collect_below(child, out);
     };
-    for (const auto& [key, child] : node.literal) all(*child);
-    for (const auto& [key, child] : node.prefix) all(*child);
-    if (node.star) all(*node.star);
+    node.literal.for_each([&all](std::string_view, const Node& child) { all(child); });
+    if (!node.wild) return;
+    node.wild->prefix.for_each([&all](std::string_view, const Node& child) { all(child); });
+    if (node.wild->star) all(*node.wild->star);
   }
 
   // Whether one level of a pattern and one of a stored filter can both match
@@ -239,19 +323,19 @@ class SubscriptionIndex {
     }
     // A stored ">" here takes the one or more levels the pattern still has.
     out.insert(out.end(), node.tail_subs.begin(), node.tail_subs.end());
-    if (node.star) overlap_at(*node.star, levels, i + 1, out);
+    if (const Node* star = node.star()) overlap_at(*star, levels, i + 1, out);
     const bool literal = level != "*" && level.back() != '*';
     if (literal) {
-      if (auto it = node.literal.find(level); it != node.literal.end())
-        overlap_at(*it->second, levels, i + 1, out);
+      if (const Node* child = node.literal.find(level)) overlap_at(*child, levels, i + 1, out);
     } else {
-      for (const auto& [key, child] : node.literal) {
-        if (levels_meet(level, key, false)) overlap_at(*child, levels, i + 1, out);
-      }
+      node.literal.for_each([&](std::string_view key, const Node& child) {
+        if (levels_meet(level, key, false)) overlap_at(child, levels, i + 1, out);
+      });
     }
-    for (const auto& [key, child] : node.prefix) {
-      if (levels_meet(level, key, true)) overlap_at(*child, levels, i + 1, out);
-    }
+    if (!node.wild) return;
+    node.wild->prefix.for_each([&](std::string_view key, const Node& child) {
+      if (levels_meet(level, key, true)) overlap_at(child, levels, i + 1, out);
+    });
   }
 
   std::unique_ptr<Node> root_;
