@@ -53,6 +53,14 @@ void run_until(asio::io_context& io, const std::function<bool()>& done,
   }
 }
 
+// Reads until a read would block: the stream's edge is then armed.
+void read_until_blocked(ByteStream& stream) {
+  std::vector<std::uint8_t> buffer;
+  boost::system::error_code ec;
+  while (stream.read_available(buffer, 0, ec) > 0) {
+  }
+}
+
 TEST(TcpByteStream, ReadsWhatIsThereAndSaysWhenThePeerCloses) {
   asio::io_context io, client_io;
   auto [server, client] = connect_pair(io, client_io);
@@ -83,9 +91,7 @@ TEST(TcpByteStream, AWaitTellsItsListenerOnceBytesComeAndNeverInline) {
   asio::io_context io, client_io;
   auto [server, client] = connect_pair(io, client_io);
   TcpByteStream stream(std::move(server));
-  std::vector<std::uint8_t> buffer;
-  boost::system::error_code ec;
-  stream.read_available(buffer, 0, ec);  // would block: the edge is armed
+  read_until_blocked(stream);
   auto listener = std::make_shared<Listener>();
   stream.wait_readable(io.get_executor(), listener);
   EXPECT_EQ(listener->calls, 0);
@@ -98,6 +104,8 @@ TEST(TcpByteStream, AWaitTellsItsListenerOnceBytesComeAndNeverInline) {
   EXPECT_EQ(listener->calls, 1);
   EXPECT_FALSE(listener->last);
   EXPECT_EQ(listener.use_count(), 1) << "the wait let go of its listener";
+  std::vector<std::uint8_t> buffer;
+  boost::system::error_code ec;
   EXPECT_EQ(stream.read_available(buffer, 0, ec), 1u);
 }
 
@@ -128,9 +136,7 @@ TEST(TcpByteStream, ClosingFailsAPendingWaitAndTheNextRead) {
   asio::io_context io, client_io;
   auto [server, client] = connect_pair(io, client_io);
   TcpByteStream stream(std::move(server));
-  std::vector<std::uint8_t> buffer;
-  boost::system::error_code ec;
-  stream.read_available(buffer, 0, ec);
+  read_until_blocked(stream);
   auto listener = std::make_shared<Listener>();
   stream.wait_readable(io.get_executor(), listener);
   stream.close();
@@ -138,6 +144,8 @@ TEST(TcpByteStream, ClosingFailsAPendingWaitAndTheNextRead) {
   run_until(io, [&] { return listener->calls > 0; });
   EXPECT_EQ(listener->calls, 1);
   EXPECT_EQ(listener->last, asio::error::operation_aborted);
+  std::vector<std::uint8_t> buffer;
+  boost::system::error_code ec;
   EXPECT_EQ(stream.read_available(buffer, 0, ec), 0u);
   EXPECT_TRUE(ec);
   // The peer sees the end.
@@ -179,9 +187,7 @@ TEST(TcpByteStream, ShutdownDropsWaitingListeners) {
     auto pair = connect_pair(io, client_io);
     client = std::move(pair.client);
     auto stream = std::make_shared<TcpByteStream>(std::move(pair.server));
-    std::vector<std::uint8_t> buffer;
-    boost::system::error_code ec;
-    stream->read_available(buffer, 0, ec);
+    read_until_blocked(*stream);
     stream->wait_readable(io.get_executor(), listener);
     EXPECT_EQ(listener.use_count(), 2);
     io.stop();
@@ -201,9 +207,7 @@ TEST(TcpByteStream, MoreReadySocketsThanOneEpollBatchAreAllTold) {
     auto [server, client] = connect_pair(io, client_io);
     streams.push_back(std::make_unique<TcpByteStream>(std::move(server)));
     clients.push_back(std::move(client));
-    std::vector<std::uint8_t> buffer;
-    boost::system::error_code ec;
-    streams.back()->read_available(buffer, 0, ec);
+    read_until_blocked(*streams.back());
     listeners.push_back(std::make_shared<Listener>());
     streams.back()->wait_readable(io.get_executor(), listeners.back());
   }
