@@ -3,6 +3,7 @@
 // bytes alone can break.
 #include "mqtt/protocol/codec.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "mqtt/protocol/wire.hpp"
@@ -108,8 +109,16 @@ bool is_v5(ProtocolVersion version) {
   return version == ProtocolVersion::v5;
 }
 
+// Room for `more` bytes after what `out` holds, growing it geometrically:
+// packets are appended one after another to a connection's output, and an
+// exact reserve per packet would copy everything already there each time.
+void make_room(Bytes& out, std::size_t more) {
+  const std::size_t need = out.size() + more;
+  if (need > out.capacity()) out.reserve(std::max(need, 2 * out.capacity()));
+}
+
 void write_header(Bytes& out, PacketType type, std::uint8_t flags, const Bytes& body) {
-  out.reserve(out.size() + 5 + body.size());
+  make_room(out, 5 + body.size());
   wire::put_u8(out, static_cast<std::uint8_t>((static_cast<std::uint8_t>(type) << 4) | flags));
   wire::put_vbi(out, static_cast<std::uint32_t>(body.size()));
   out.insert(out.end(), body.begin(), body.end());
@@ -314,7 +323,7 @@ void encode_publish(const Publish& packet, ByteView payload, ProtocolVersion ver
   const auto flags = static_cast<std::uint8_t>((packet.dup ? 0x08 : 0) |
                                                (static_cast<std::uint8_t>(packet.qos) << 1) |
                                                (packet.retain ? 0x01 : 0));
-  out.reserve(out.size() + 5 + length);
+  make_room(out, 5 + length);
   out.push_back(
       static_cast<std::uint8_t>((static_cast<std::uint8_t>(PacketType::publish) << 4) | flags));
   wire::put_vbi(out, static_cast<std::uint32_t>(length));
