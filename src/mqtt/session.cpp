@@ -76,12 +76,13 @@ void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) 
   offline().disconnected_at = now_ms();
   write_session_record();
   if (will) {
-    offline().pending_will = std::move(*will);
+    offline().pending_will = std::make_unique<core::Event>(std::move(*will));
     if (will_delay == 0 || will_delay >= expiry_) {
       // Published now, or when the session ends, whichever comes first.
       if (will_delay == 0) publish_will();
     } else {
-      auto& timer = offline().will_timer.emplace(context_.pool.executor(shard()));
+      auto& timer = *(offline().will_timer =
+                          std::make_unique<asio::steady_timer>(context_.pool.executor(shard())));
       timer.expires_after(std::chrono::seconds(will_delay));
       auto self = std::static_pointer_cast<Session>(shared_from_this());
       timer.async_wait([self](boost::system::error_code ec) {
@@ -90,7 +91,8 @@ void Session::detach(std::optional<core::Event> will, std::uint32_t will_delay) 
     }
   }
   if (expiry_ != 0xFFFFFFFF) {
-    auto& timer = offline().expiry_timer.emplace(context_.pool.executor(shard()));
+    auto& timer = *(offline().expiry_timer =
+                        std::make_unique<asio::steady_timer>(context_.pool.executor(shard())));
     timer.expires_after(std::chrono::seconds(expiry_));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
     timer.async_wait([self](boost::system::error_code ec) {
@@ -612,7 +614,8 @@ asio::awaitable<void> Session::restore(StoredSession stored) {
   if (expiry_ != 0xFFFFFFFF) {
     const std::int64_t left_ms =
         static_cast<std::int64_t>(expiry_) * 1000 - (now_ms() - offline().disconnected_at);
-    auto& timer = offline().expiry_timer.emplace(context_.pool.executor(shard()));
+    auto& timer = *(offline().expiry_timer =
+                        std::make_unique<asio::steady_timer>(context_.pool.executor(shard())));
     timer.expires_after(std::chrono::milliseconds(std::max<std::int64_t>(left_ms, 0)));
     auto self = std::static_pointer_cast<Session>(shared_from_this());
     timer.async_wait([self](boost::system::error_code ec) {

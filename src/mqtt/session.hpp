@@ -131,9 +131,11 @@ class Session final : public core::Destination {
   // session's expiry, a delayed will. Boxed: a connected device has none.
   struct Offline {
     std::int64_t disconnected_at = -1;
-    std::optional<boost::asio::steady_timer> expiry_timer;
-    std::optional<boost::asio::steady_timer> will_timer;
-    std::optional<core::Event> pending_will;
+    // Each made only when needed: a million offline sessions mostly have
+    // an expiry timer and nothing else.
+    std::unique_ptr<boost::asio::steady_timer> expiry_timer;
+    std::unique_ptr<boost::asio::steady_timer> will_timer;
+    std::unique_ptr<core::Event> pending_will;
   };
   Offline& offline();
   std::vector<SessionSubscription>::iterator find_subscription(const std::string& filter);
