@@ -16,8 +16,15 @@ std::vector<std::string> summarize_filters(std::vector<std::string> filters, std
   if (filters.size() <= max) return filters;
   std::set<std::string> groups;
   for (const auto& f : filters) groups.insert(summary_group(f));
-  if (groups.size() <= max) return {groups.begin(), groups.end()};
-  return summarize_groups(groups);
+  return summarize_groups({groups.begin(), groups.end()}, max);
+}
+
+std::vector<std::string> summarize_groups(std::vector<std::string> groups, std::size_t max) {
+  if (groups.size() <= max) return groups;
+  std::vector<std::string> out{">"};
+  for (auto& g : groups)
+    if (!g.empty() && g.front() == '$') out.push_back(std::move(g));
+  return out;
 }
 
 }  // namespace skein::mesh

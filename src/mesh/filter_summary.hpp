@@ -12,18 +12,9 @@
 
 #include <cstddef>
 #include <string>
-#include <utility>
 #include <vector>
 
 namespace skein::mesh {
-
-inline const std::string& group_name(const std::string& group) {
-  return group;
-}
-template <class Count>
-const std::string& group_name(const std::pair<const std::string, Count>& entry) {
-  return entry.first;
-}
 
 std::vector<std::string> summarize_filters(std::vector<std::string> filters, std::size_t max);
 
@@ -31,17 +22,9 @@ std::vector<std::string> summarize_filters(std::vector<std::string> filters, std
 // filter itself when it has one level.
 std::string summary_group(const std::string& filter);
 
-// The last resort, when even the groups are more than `max`: ">" and the
-// '$' groups (a wildcard first level never matches a '$' topic). `groups`
-// iterates sorted group names (a set, or a map's keys).
-template <class Groups>
-std::vector<std::string> summarize_groups(const Groups& groups) {
-  std::vector<std::string> out{">"};
-  for (const auto& entry : groups) {
-    const std::string& g = group_name(entry);
-    if (!g.empty() && g.front() == '$') out.push_back(g);
-  }
-  return out;
-}
+// Advertised for distinct summary groups `groups` (sorted): themselves up
+// to `max`; beyond, ">" and the '$' groups (a wildcard first level never
+// matches a '$' topic).
+std::vector<std::string> summarize_groups(std::vector<std::string> groups, std::size_t max);
 
 }  // namespace skein::mesh

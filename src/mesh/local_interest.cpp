@@ -40,12 +40,9 @@ std::vector<std::string> LocalInterest::advertised(std::size_t max) const {
     std::sort(out.begin(), out.end());
     return out;
   }
-  if (groups_.size() <= max) {
-    out.reserve(groups_.size());
-    for (const auto& [group, n] : groups_) out.push_back(group);
-    return out;
-  }
-  return summarize_groups(groups_);
+  out.reserve(groups_.size());
+  for (const auto& [group, n] : groups_) out.push_back(group);
+  return summarize_groups(std::move(out), max);
 }
 
 std::size_t LocalInterest::size() const {

@@ -83,14 +83,12 @@ void MqttServer::start() {
   if (!listen_) return;
   listener_ = std::make_unique<runtime::TcpListener>(
       pool_, "mqtt", *listen_, [this](unsigned shard, tcp::socket socket) {
-        // The stream joins its shard's poller on that shard's thread.
-        asio::post(pool_.executor(shard), [this, shard, socket = std::move(socket)]() mutable {
-          try {
-            adopt(shard, std::make_unique<runtime::TcpByteStream>(std::move(socket)));
-          } catch (const std::exception& e) {
-            spdlog::warn("mqtt: connection refused: {}", e.what());
-          }
-        });
+        // The stream joins its shard's poller later, from that shard's thread.
+        try {
+          adopt(shard, std::make_unique<runtime::TcpByteStream>(std::move(socket)));
+        } catch (const std::exception& e) {
+          spdlog::warn("mqtt: connection refused: {}", e.what());
+        }
       });
   listener_->open();
   bound_ = listener_->bound();

@@ -2,9 +2,6 @@
 // ReadinessPoller (tcp_byte_stream.hpp).
 #include "runtime/tcp_byte_stream.hpp"
 
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -34,16 +31,19 @@ error_code last_error() {
 
 }  // namespace
 
+namespace {
+// The descriptor of `socket`, non-blocking, no longer Asio's.
+int release_non_blocking(tcp::socket& socket) {
+  socket.non_blocking(true);
+  return socket.release();
+}
+}  // namespace
+
 TcpByteStream::TcpByteStream(tcp::socket&& socket)
-    : TcpByteStream(io_context_of(socket.get_executor()), socket.release()) {}
+    : TcpByteStream(io_context_of(socket.get_executor()), release_non_blocking(socket)) {}
 
 TcpByteStream::TcpByteStream(asio::io_context& context, int fd)
-    : poller_(&ReadinessPoller::of(context)), fd_(fd) {
-  const int flags = ::fcntl(fd_, F_GETFL);
-  if (flags >= 0 && (flags & O_NONBLOCK) == 0) ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK);
-  const int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
+    : poller_(&ReadinessPoller::of(context)), fd_(fd) {}
 
 void TcpByteStream::join() {
   // Only once something must wait: a connection whose CONNECT is there when

@@ -19,10 +19,13 @@ namespace skein::runtime {
 
 class TcpByteStream final : public ByteStream, private PolledDescriptor {
  public:
-  // Takes `socket`'s descriptor out of Asio into the poller of its shard.
+  // Takes `socket`'s descriptor out of Asio (made non-blocking; its other
+  // options, such as TCP_NODELAY from TcpListener, are kept) for the poller
+  // of its shard. Callable from another thread than the socket's.
   explicit TcpByteStream(boost::asio::ip::tcp::socket&& socket);
-  // Will be watched by `context`'s poller from the first wait on (made on
-  // one shard for another: the poller is touched on its own thread).
+  // `fd`: connected and non-blocking. Will be watched by `context`'s poller
+  // from the first wait on (made on one shard for another: the poller is
+  // touched on its own thread).
   TcpByteStream(boost::asio::io_context& context, int fd);
   ~TcpByteStream() override;
 

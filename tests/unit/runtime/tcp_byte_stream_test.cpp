@@ -53,12 +53,16 @@ void run_until(asio::io_context& io, const std::function<bool()>& done,
   }
 }
 
-// Reads until a read would block: the stream's edge is then armed.
-void read_until_blocked(ByteStream& stream) {
+// Reads until a read would block (the stream's edge is then armed), then
+// waits with a new listener, which it returns.
+std::shared_ptr<Listener> wait_when_idle(ByteStream& stream, asio::io_context& io) {
   std::vector<std::uint8_t> buffer;
   boost::system::error_code ec;
   while (stream.read_available(buffer, 0, ec) > 0) {
   }
+  auto listener = std::make_shared<Listener>();
+  stream.wait_readable(io.get_executor(), listener);
+  return listener;
 }
 
 TEST(TcpByteStream, ReadsWhatIsThereAndSaysWhenThePeerCloses) {
@@ -91,9 +95,7 @@ TEST(TcpByteStream, AWaitTellsItsListenerOnceBytesComeAndNeverInline) {
   asio::io_context io, client_io;
   auto [server, client] = connect_pair(io, client_io);
   TcpByteStream stream(std::move(server));
-  read_until_blocked(stream);
-  auto listener = std::make_shared<Listener>();
-  stream.wait_readable(io.get_executor(), listener);
+  auto listener = wait_when_idle(stream, io);
   EXPECT_EQ(listener->calls, 0);
   EXPECT_EQ(listener.use_count(), 2) << "the wait holds its listener";
   io.run_for(milliseconds(30));
@@ -136,9 +138,7 @@ TEST(TcpByteStream, ClosingFailsAPendingWaitAndTheNextRead) {
   asio::io_context io, client_io;
   auto [server, client] = connect_pair(io, client_io);
   TcpByteStream stream(std::move(server));
-  read_until_blocked(stream);
-  auto listener = std::make_shared<Listener>();
-  stream.wait_readable(io.get_executor(), listener);
+  auto listener = wait_when_idle(stream, io);
   stream.close();
   EXPECT_EQ(listener->calls, 0) << "not from within close()";
   run_until(io, [&] { return listener->calls > 0; });
@@ -177,7 +177,7 @@ TEST(TcpByteStream, MovesToAnotherContextAndServesThere) {
 
 TEST(TcpByteStream, ShutdownDropsWaitingListeners) {
   asio::io_context client_io;
-  auto listener = std::make_shared<Listener>();
+  std::shared_ptr<Listener> listener;
   tcp::socket client(client_io);
   {
     // A shard's context: its services shut down before it is destroyed.
@@ -187,8 +187,7 @@ TEST(TcpByteStream, ShutdownDropsWaitingListeners) {
     auto pair = connect_pair(io, client_io);
     client = std::move(pair.client);
     auto stream = std::make_shared<TcpByteStream>(std::move(pair.server));
-    read_until_blocked(*stream);
-    stream->wait_readable(io.get_executor(), listener);
+    listener = wait_when_idle(*stream, io);
     EXPECT_EQ(listener.use_count(), 2);
     io.stop();
     io.shutdown();
@@ -207,9 +206,7 @@ TEST(TcpByteStream, MoreReadySocketsThanOneEpollBatchAreAllTold) {
     auto [server, client] = connect_pair(io, client_io);
     streams.push_back(std::make_unique<TcpByteStream>(std::move(server)));
     clients.push_back(std::move(client));
-    read_until_blocked(*streams.back());
-    listeners.push_back(std::make_shared<Listener>());
-    streams.back()->wait_readable(io.get_executor(), listeners.back());
+    listeners.push_back(wait_when_idle(*streams.back(), io));
   }
   for (auto& client : clients) asio::write(client, asio::buffer(std::string("!")));
   run_until(io, [&] {
